@@ -1,0 +1,172 @@
+// Package store is incident-svc's MongoDB adapter: the read model of
+// incidents (the event log itself is platform/eventlog).
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/contactguard/contactguard/incident-svc/internal/app"
+	"github.com/contactguard/contactguard/incident-svc/internal/domain"
+	"github.com/contactguard/contactguard/platform/apperr"
+	"github.com/contactguard/contactguard/platform/mongox"
+)
+
+// Incidents is the read model: one document per incident, replaced only
+// by a writer holding a newer version.
+type Incidents struct {
+	coll     *mongo.Collection
+	subjects *mongo.Collection
+}
+
+// NewIncidents returns the read model in db.
+func NewIncidents(db *mongo.Database) *Incidents {
+	return &Incidents{coll: db.Collection("incidents"), subjects: db.Collection("subjects")}
+}
+
+// EnsureIndexes creates the indexes the queries use.
+func (s *Incidents) EnsureIndexes(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "sort_key", Value: -1}}},
+		{Keys: bson.D{{Key: "reference", Value: 1}}},
+	})
+	if err != nil {
+		return fmt.Errorf("create incident indexes: %w", err)
+	}
+	return nil
+}
+
+type incidentDoc struct {
+	domain.Incident `bson:",inline"`
+	// SortKey orders newest first and makes page tokens stable under inserts.
+	SortKey string `bson:"sort_key"`
+}
+
+func sortKey(inc domain.Incident) string {
+	return fmt.Sprintf("%020d/%s", inc.CreateTime.UnixNano(), inc.ID)
+}
+
+// Save replaces the incident's document unless a newer version is stored.
+func (s *Incidents) Save(ctx context.Context, inc domain.Incident) error {
+	doc := incidentDoc{Incident: inc, SortKey: sortKey(inc)}
+	filter := bson.D{{Key: "_id", Value: inc.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: inc.Version}}}}
+	_, err := s.coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
+	if mongox.IsDuplicateKey(err) {
+		return nil // a newer version is already there
+	}
+	if err != nil {
+		return fmt.Errorf("save incident %s: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// Versions returns the stored version of every incident.
+func (s *Incidents) Versions(ctx context.Context) (map[string]int64, error) {
+	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "version", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("incident versions: %w", err)
+	}
+	var rows []struct {
+		ID      string `bson:"_id"`
+		Version int64  `bson:"version"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("incident versions: %w", err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Version
+	}
+	return out, nil
+}
+
+// List returns a page of incidents matching q, newest first, and the token
+// of the next page ("" on the last).
+func (s *Incidents) List(ctx context.Context, q app.Query) ([]domain.Incident, string, error) {
+	if q.Organization == "" {
+		// Deny by default: no query may cross organisations.
+		return nil, "", fmt.Errorf("list incidents without an organisation")
+	}
+	filter := bson.D{{Key: "organization", Value: q.Organization}}
+	add := func(key string, v any) { filter = append(filter, bson.E{Key: key, Value: v}) }
+	if q.State != "" {
+		add("state", q.State)
+	}
+	if q.Category != "" {
+		add("categories", q.Category)
+	}
+	if q.Channel != "" {
+		add("channel", q.Channel)
+	}
+	if q.Subject != "" {
+		add("subject", q.Subject)
+	}
+	if q.ZeroTolerance {
+		add("zero_tolerance", true)
+	}
+	if q.PhysicalThreat {
+		add("physical_threat", true)
+	}
+	var people []bson.D
+	for _, staff := range []string{q.VisibleTo, q.StaffMember} {
+		if staff != "" {
+			people = append(people, bson.D{{Key: "$or", Value: bson.A{
+				bson.D{{Key: "reporter", Value: staff}}, bson.D{{Key: "staff_involved", Value: staff}},
+			}}})
+		}
+	}
+	if len(people) > 0 {
+		add("$and", people)
+	}
+	occur := bson.D{}
+	if !q.From.IsZero() {
+		occur = append(occur, bson.E{Key: "$gte", Value: q.From})
+	}
+	if !q.To.IsZero() {
+		occur = append(occur, bson.E{Key: "$lt", Value: q.To})
+	}
+	if len(occur) > 0 {
+		add("occur_time", occur)
+	}
+	if q.PageToken != "" {
+		after, err := base64.RawURLEncoding.DecodeString(q.PageToken)
+		if err != nil || len(after) == 0 {
+			return nil, "", apperr.Invalid("page_token", "is not a token this service issued; start again without it")
+		}
+		add("sort_key", bson.D{{Key: "$lt", Value: string(after)}})
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
+	cur, err := s.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, "", fmt.Errorf("list incidents: %w", err)
+	}
+	var docs []incidentDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, "", fmt.Errorf("list incidents: %w", err)
+	}
+	next := ""
+	if len(docs) > q.PageSize {
+		docs = docs[:q.PageSize]
+		next = base64.RawURLEncoding.EncodeToString([]byte(docs[len(docs)-1].SortKey))
+	}
+	out := make([]domain.Incident, len(docs))
+	for i, d := range docs {
+		out[i] = d.Incident
+	}
+	return out, next, nil
+}
+
+// SubjectExists reports whether subjectName ("subjects/{id}") is a subject
+// of org.
+func (s *Incidents) SubjectExists(ctx context.Context, org, subjectName string) (bool, error) {
+	n, err := s.subjects.CountDocuments(ctx, bson.D{{Key: "name", Value: subjectName}, {Key: "organization", Value: org}}, options.Count().SetLimit(1))
+	if err != nil {
+		return false, fmt.Errorf("look up subject: %w", err)
+	}
+	return n > 0, nil
+}
