@@ -1,0 +1,195 @@
+// Package app turns recorded events into deliveries: the organisation's
+// profile names who is told of which event; the templates say what.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/contactguard/contactguard/notify-svc/internal/delivery"
+	"github.com/contactguard/contactguard/notify-svc/internal/staff"
+	"github.com/contactguard/contactguard/platform/apperr"
+	"github.com/contactguard/contactguard/platform/eventlog"
+	"github.com/contactguard/contactguard/platform/policy"
+)
+
+// Directory finds staff.
+type Directory interface {
+	Get(ctx context.Context, org, id string) (staff.Member, error)
+	WithRole(ctx context.Context, org, role string) ([]staff.Member, error)
+}
+
+// Deliveries queues emails, one per (event, recipient).
+type Deliveries interface {
+	Queue(ctx context.Context, d delivery.Delivery) (bool, error)
+}
+
+// Notifier handles events from other services.
+type Notifier struct {
+	dir        Directory
+	deliveries Deliveries
+	portalURL  string
+	wake       chan<- struct{}
+	logger     *slog.Logger
+	now        func() time.Time
+}
+
+// NewNotifier returns a notifier; wake is signalled when an email is queued.
+func NewNotifier(dir Directory, deliveries Deliveries, portalURL string, wake chan<- struct{}, logger *slog.Logger) *Notifier {
+	return &Notifier{dir: dir, deliveries: deliveries, portalURL: strings.TrimSuffix(portalURL, "/"), wake: wake, logger: logger, now: time.Now}
+}
+
+// eventFacts are the payload fields notifications use: who the event is
+// about and its reference. The rest of the payload is never read here.
+type eventFacts struct {
+	Reference string `json:"reference"`
+	Reporter  string `json:"reporter"`
+}
+
+type recipient struct {
+	member staff.Member
+	cc     bool
+	reason string
+}
+
+// Handle queues the emails an event calls for. It is idempotent: the
+// delivery id is (event, recipient).
+func (n *Notifier) Handle(ctx context.Context, e eventlog.Event) error {
+	profile, ok := policy.For(e.Organization)
+	if !ok {
+		n.logger.Error("event of an organisation without a profile: no notification", "event_id", e.ID, "organization", e.Organization)
+		return nil
+	}
+	rule, ok := profile.Notifications[e.Type]
+	if !ok {
+		return nil // nobody is emailed for this event
+	}
+	tmpl, ok := templates[e.Type]
+	if !ok {
+		n.logger.Error("notification rule without a template", "event_type", e.Type)
+		return nil
+	}
+	var facts eventFacts
+	if err := e.Decode(&facts); err != nil {
+		n.logger.Error("unreadable event payload: no notification", "event_id", e.ID, "error", err)
+		return nil
+	}
+	recipients, unresolved, err := n.resolve(ctx, e, rule, facts)
+	if err != nil {
+		return err
+	}
+	now := n.now()
+	link := n.portalURL + "/" + url.PathEscape(e.AggregateType+"s") + "/" + url.PathEscape(e.AggregateID)
+	queued := false
+	for _, r := range recipients {
+		subject, text, html, err := tmpl.render(message{Organization: profile.Name, RecipientName: r.member.Name, Reference: facts.Reference, Link: link, Reason: r.reason})
+		if err != nil {
+			return fmt.Errorf("render %s: %w", e.Type, err)
+		}
+		d := delivery.Delivery{
+			ID: delivery.ID(e.ID, r.member.ID), Organization: e.Organization, EventID: e.ID, EventType: e.Type,
+			Reference: facts.Reference, Recipient: r.member.ID, RecipientEmail: r.member.Email, Cc: r.cc, Reason: r.reason,
+			From: profile.MailFrom, Subject: subject, Text: text, HTML: html,
+			Status: delivery.StatusQueued, NextAttemptTime: now, CreateTime: now, UpdateTime: now,
+		}
+		fresh, err := n.deliveries.Queue(ctx, d)
+		if err != nil {
+			return err
+		}
+		queued = queued || fresh
+	}
+	// Someone the policy says must be told cannot be found: record it as a
+	// dead delivery, visible to admins, instead of dropping it silently.
+	for i, u := range unresolved {
+		d := delivery.Delivery{
+			ID: delivery.ID(e.ID, fmt.Sprintf("unresolved-%d", i+1)), Organization: e.Organization, EventID: e.ID, EventType: e.Type,
+			Reference: facts.Reference, Reason: u, Status: delivery.StatusDead,
+			LastError: "no recipient in the staff directory for: " + u, CreateTime: now, UpdateTime: now,
+		}
+		if _, err := n.deliveries.Queue(ctx, d); err != nil {
+			return err
+		}
+		n.logger.Error("notification recipient not found", "event_id", e.ID, "rule", u)
+	}
+	if queued {
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// resolve turns the rule's recipient specs into staff members, once each.
+func (n *Notifier) resolve(ctx context.Context, e eventlog.Event, rule policy.Recipients, facts eventFacts) ([]recipient, []string, error) {
+	var out []recipient
+	var unresolved []string
+	seen := map[string]bool{}
+	add := func(m staff.Member, cc bool, reason string) {
+		if !seen[m.ID] && m.Email != "" {
+			seen[m.ID] = true
+			out = append(out, recipient{member: m, cc: cc, reason: reason})
+		}
+	}
+	specs := func(list []string, cc bool) error {
+		for _, spec := range list {
+			switch {
+			case spec == "line_manager":
+				m, ok, err := n.lineManager(ctx, e.Organization, facts.Reporter)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					unresolved = append(unresolved, "line manager of "+facts.Reporter)
+					continue
+				}
+				add(m, cc, "you are the line manager of the staff member who reported it")
+			case strings.HasPrefix(spec, "role:"):
+				role := strings.TrimPrefix(spec, "role:")
+				members, err := n.dir.WithRole(ctx, e.Organization, role)
+				if err != nil {
+					return err
+				}
+				if len(members) == 0 {
+					unresolved = append(unresolved, "role "+role)
+				}
+				for _, m := range members {
+					add(m, cc, "your role: "+strings.ReplaceAll(role, "_", " "))
+				}
+			default:
+				return fmt.Errorf("notification rule for %s: unknown recipient %q", e.Type, spec)
+			}
+		}
+		return nil
+	}
+	if err := specs(rule.To, false); err != nil {
+		return nil, nil, err
+	}
+	if err := specs(rule.Cc, true); err != nil {
+		return nil, nil, err
+	}
+	return out, unresolved, nil
+}
+
+func (n *Notifier) lineManager(ctx context.Context, org, staffID string) (staff.Member, bool, error) {
+	if staffID == "" {
+		return staff.Member{}, false, nil
+	}
+	m, err := n.dir.Get(ctx, org, staffID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return staff.Member{}, false, nil
+	}
+	if err != nil || m.LineManagerID == "" {
+		return staff.Member{}, false, err
+	}
+	lm, err := n.dir.Get(ctx, org, m.LineManagerID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return staff.Member{}, false, nil
+	}
+	return lm, err == nil, err
+}

@@ -1,0 +1,74 @@
+package app
+
+import (
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+)
+
+// message is what every template may use. It deliberately has no field
+// for the description of the behaviour, the customer's details or any
+// evidence: an email cannot leak what it was never given.
+type message struct {
+	Organization  string
+	RecipientName string
+	Reference     string
+	Link          string
+	Reason        string
+}
+
+type template struct {
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
+}
+
+func newTemplate(subject, text, html string) template {
+	return template{
+		subject: texttemplate.Must(texttemplate.New("subject").Parse(subject)),
+		text:    texttemplate.Must(texttemplate.New("text").Parse(text)),
+		html:    htmltemplate.Must(htmltemplate.New("html").Parse(html)),
+	}
+}
+
+func (t template) render(m message) (subject, text, html string, err error) {
+	var s, tx, h strings.Builder
+	if err = t.subject.Execute(&s, m); err != nil {
+		return
+	}
+	if err = t.text.Execute(&tx, m); err != nil {
+		return
+	}
+	if err = t.html.Execute(&h, m); err != nil {
+		return
+	}
+	return s.String(), tx.String(), h.String(), nil
+}
+
+const footerText = `
+This email holds only a reference and a link. The details are in ContactGuard, open to those who need them.
+{{.Organization}}
+`
+
+const footerHTML = `<p style="color:#555">This email holds only a reference and a link. The details are in ContactGuard, open to those who need them.<br>{{.Organization}}</p>`
+
+// templates by event type.
+var templates = map[string]template{
+	"incident.reported": newTemplate(
+		`Incident {{.Reference}} reported: your review is needed`,
+		`Dear {{.RecipientName}},
+
+An incident of unacceptable behaviour has been reported ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: review the incident, decide whether the register is updated and what happens next, and offer the staff member a debrief.
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>An incident of unacceptable behaviour has been reported ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> review the incident, decide whether the register is updated and what happens next, and offer the staff member a debrief.</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
+}
