@@ -111,7 +111,7 @@ func (s *Server) begin(ctx context.Context, method string) (context.Context, err
 	}
 	id, err := s.opts.Identity.Verify(token)
 	if err != nil {
-		return ctx, apperr.Unauthenticated("identity refused: %v", errors.Unwrap(err))
+		return ctx, apperr.Unauthenticated("identity refused: %v", err)
 	}
 	return identity.NewContext(ctx, id), nil
 }

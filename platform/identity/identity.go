@@ -96,7 +96,16 @@ func (c Codec) mac(signingInput string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func invalid(reason string) error { return errors.Join(ErrInvalidToken, errors.New(reason)) }
+// TokenError says why a token was refused; errors.Is(err, ErrInvalidToken)
+// holds for it, and its message is the reason alone, safe to show.
+type TokenError struct{ Reason string }
+
+func (e *TokenError) Error() string { return e.Reason }
+
+// Is makes every TokenError match ErrInvalidToken.
+func (e *TokenError) Is(target error) bool { return target == ErrInvalidToken }
+
+func invalid(reason string) error { return &TokenError{Reason: reason} }
 
 // Verify checks signature, algorithm, audience and expiry and returns the
 // identity.

@@ -7,7 +7,6 @@ package gw
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -128,7 +127,7 @@ func authenticate(tokens identity.Codec, next http.Handler) http.Handler {
 		id, err := tokens.Verify(strings.TrimSpace(token))
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="contactguard", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, 16, "bearer token refused: "+errors.Unwrap(err).Error())
+			writeError(w, http.StatusUnauthorized, 16, "bearer token refused: "+err.Error())
 			return
 		}
 		if _, known := policy.For(id.Organization); !known {

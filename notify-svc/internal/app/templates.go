@@ -71,4 +71,38 @@ Open it in ContactGuard: {{.Link}}
 <strong>What is needed of you:</strong> review the incident, decide whether the register is updated and what happens next, and offer the staff member a debrief.</p>
 <p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
 `+footerHTML),
+	"incident.zero_tolerance": newTemplate(
+		`Zero-tolerance incident {{.Reference}}: action needed`,
+		`Dear {{.RecipientName}},
+
+An incident of threats, violence or abuse has been recorded under zero tolerance ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: make sure the staff member is safe and supported, and that the police decision is recorded: a decision not to report a physical threat can only be taken by a manager who is not the person threatened.
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>An incident of threats, violence or abuse has been recorded under zero tolerance ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> make sure the staff member is safe and supported, and that the police decision is recorded: a decision not to report a physical threat can only be taken by a manager who is not the person threatened.</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
+	"incident.staff_named_publicly": newTemplate(
+		`Staff member named publicly: {{.Reference}}`,
+		`Dear {{.RecipientName}},
+
+Material naming or targeting a member of staff has been found online ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: read the case, which holds the link and the screenshots (they are attached to the case, not to this email), and take the steps the policy gives your role. Share it no wider than needed.
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>Material naming or targeting a member of staff has been found online ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> read the case, which holds the link and the screenshots (they are attached to the case, not to this email), and take the steps the policy gives your role. Share it no wider than needed.</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
 }

@@ -71,11 +71,12 @@ func (s *Sender) sendDue(ctx context.Context, l *lease.Lease) {
 			return
 		}
 		for _, d := range due {
+			// Renew before each attempt: a slow SMTP server must not let the
+			// lease lapse mid-batch and a second replica send the same email.
+			if held, err := l.Hold(ctx); err != nil || !held {
+				return
+			}
 			s.attempt(ctx, d)
-		}
-		// Renew the lease between batches; stop if another replica took over.
-		if held, err := l.Hold(ctx); err != nil || !held {
-			return
 		}
 	}
 }
