@@ -27,14 +27,10 @@ func NewStore(db *mongo.Database, name string) *Store {
 // EnsureIndexes creates the indexes the store relies on. The _id already
 // makes (aggregate id, sequence) unique; these serve reads.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "aggregate_id", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
-		{Keys: bson.D{{Key: "published", Value: 1}, {Key: "time", Value: 1}}},
-	})
-	if err != nil {
-		return fmt.Errorf("create event indexes: %w", err)
-	}
-	return nil
+	return mongox.EnsureIndexes(ctx, s.coll,
+		mongo.IndexModel{Keys: bson.D{{Key: "aggregate_id", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
+		mongo.IndexModel{Keys: bson.D{{Key: "published", Value: 1}, {Key: "time", Value: 1}}},
+	)
 }
 
 // Append records e. If another writer appended the same sequence first it

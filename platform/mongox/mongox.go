@@ -46,3 +46,16 @@ func IsDuplicateKey(err error) bool {
 func IsNotFound(err error) bool {
 	return errors.Is(err, mongo.ErrNoDocuments)
 }
+
+// EnsureIndexes creates each index on coll, one command per index.
+// FerretDB v1.24.2 drops the connection when a single createIndexes command
+// names two or more indexes that all exist already (every restart), so the
+// indexes are never created together.
+func EnsureIndexes(ctx context.Context, coll *mongo.Collection, models ...mongo.IndexModel) error {
+	for _, m := range models {
+		if _, err := coll.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("create index on %s: %w", coll.Name(), err)
+		}
+	}
+	return nil
+}

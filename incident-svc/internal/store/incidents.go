@@ -31,14 +31,10 @@ func NewIncidents(db *mongo.Database) *Incidents {
 
 // EnsureIndexes creates the indexes the queries use.
 func (s *Incidents) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "sort_key", Value: -1}}},
-		{Keys: bson.D{{Key: "reference", Value: 1}}},
-	})
-	if err != nil {
-		return fmt.Errorf("create incident indexes: %w", err)
-	}
-	return nil
+	return mongox.EnsureIndexes(ctx, s.coll,
+		mongo.IndexModel{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "sort_key", Value: -1}}},
+		mongo.IndexModel{Keys: bson.D{{Key: "reference", Value: 1}}},
+	)
 }
 
 type incidentDoc struct {

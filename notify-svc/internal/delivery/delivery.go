@@ -69,14 +69,10 @@ func NewStore(db *mongo.Database) *Store { return &Store{coll: db.Collection("de
 
 // EnsureIndexes creates the indexes the sender and the lists use.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_time", Value: 1}}},
-		{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "create_time", Value: -1}}},
-	})
-	if err != nil {
-		return fmt.Errorf("create delivery indexes: %w", err)
-	}
-	return nil
+	return mongox.EnsureIndexes(ctx, s.coll,
+		mongo.IndexModel{Keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_time", Value: 1}}},
+		mongo.IndexModel{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "create_time", Value: -1}}},
+	)
 }
 
 // Queue records d unless a delivery for the same (event, recipient)

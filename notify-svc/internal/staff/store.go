@@ -26,13 +26,9 @@ func NewStore(db *mongo.Database) *Store { return &Store{coll: db.Collection("st
 
 // EnsureIndexes creates the indexes lookups use.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "roles", Value: 1}}},
-	})
-	if err != nil {
-		return fmt.Errorf("create staff indexes: %w", err)
-	}
-	return nil
+	return mongox.EnsureIndexes(ctx, s.coll,
+		mongo.IndexModel{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "roles", Value: 1}}},
+	)
 }
 
 // Upsert writes members by id: an import run twice updates, never
