@@ -37,7 +37,9 @@ type Runner struct {
 	ReadyTimeout time.Duration
 	// StopTimeout is the time between SIGTERM and SIGKILL. Default 10 s.
 	StopTimeout time.Duration
-	// OnExit, if set, is called when a child exits without being asked to.
+	// OnExit, if set, is called when a child exits without being asked to,
+	// before anyone waiting on the child is released; it must not call Stop,
+	// Kill or Restart for that same child.
 	OnExit func(name string, err error)
 
 	mu    sync.Mutex
@@ -144,10 +146,12 @@ func (r *Runner) launch(spec Spec) (*proc, error) {
 		p.err = err
 		asked := p.stopping
 		r.mu.Unlock()
-		close(p.done)
+		// OnExit runs before done closes, so whoever waits on done (Start,
+		// Stop) sees its effects. It must not wait on this process itself.
 		if !asked && r.OnExit != nil {
 			r.OnExit(spec.Name, err)
 		}
+		close(p.done)
 	}()
 	if _, ok := r.procs[spec.Name]; !ok {
 		r.order = append(r.order, spec.Name)
