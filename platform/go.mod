@@ -3,6 +3,7 @@ module github.com/contactguard/contactguard/platform
 go 1.26.0
 
 require (
+	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
