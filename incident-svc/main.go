@@ -25,7 +25,7 @@ func main() {
 		if err := incidents.EnsureIndexes(ctx); err != nil {
 			return nil, err
 		}
-		uc := app.New(events, incidents)
+		uc := app.New(events, incidents, store.NewSubjects(d.DB))
 		if err := rebuild(ctx, d, events, incidents, uc); err != nil {
 			return nil, err
 		}

@@ -31,7 +31,19 @@ type EventStore interface {
 type ReadModel interface {
 	Save(ctx context.Context, inc domain.Incident) error
 	List(ctx context.Context, q Query) ([]domain.Incident, string, error)
-	SubjectExists(ctx context.Context, org, subjectName string) (bool, error)
+}
+
+// SubjectFacts is what reporting an incident needs to know of its subject.
+type SubjectFacts struct {
+	Kind                    string
+	ChildInEducationSetting bool
+}
+
+// SubjectFinder finds a subject of an organisation by name
+// ("subjects/{id}"); an unknown or other organisation's subject is an
+// apperr NotFound.
+type SubjectFinder interface {
+	FindSubject(ctx context.Context, org, name string) (SubjectFacts, error)
 }
 
 // Query selects incidents of one organisation. Empty fields do not filter.
@@ -54,12 +66,13 @@ type Query struct {
 type Service struct {
 	events    EventStore
 	incidents ReadModel
+	subjects  SubjectFinder
 	now       func() time.Time
 }
 
 // New returns the service.
-func New(events EventStore, incidents ReadModel) *Service {
-	return &Service{events: events, incidents: incidents, now: time.Now}
+func New(events EventStore, incidents ReadModel, subjects SubjectFinder) *Service {
+	return &Service{events: events, incidents: incidents, subjects: subjects, now: time.Now}
 }
 
 func profileOf(who identity.Identity) (policy.Profile, error) {
@@ -107,12 +120,12 @@ func (s *Service) Report(ctx context.Context, who identity.Identity, r domain.Re
 		return domain.Incident{}, apperr.Invalid("request_id", "at most 100 characters")
 	}
 	if r.Subject != "" {
-		ok, err := s.incidents.SubjectExists(ctx, who.Organization, r.Subject)
+		facts, err := s.subjects.FindSubject(ctx, who.Organization, r.Subject)
 		if err != nil {
 			return domain.Incident{}, err
 		}
-		if !ok {
-			return domain.Incident{}, apperr.NotFound("incident.subject: %s is not a subject of %s", r.Subject, p.Name)
+		if err := domain.CheckCovered(p, "incident.subject", facts.Kind, facts.ChildInEducationSetting); err != nil {
+			return domain.Incident{}, err
 		}
 	}
 	id := newID(who.Organization, who.StaffID, requestID)

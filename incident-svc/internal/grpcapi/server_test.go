@@ -53,7 +53,7 @@ func start(t *testing.T) fixture {
 	if err := incidents.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc := app.New(events, incidents)
+	svc := app.New(events, incidents, store.NewSubjects(db))
 	srv := grpcserver.New(grpcserver.Options{
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Identity: identity.Codec{Key: identityKey, Audience: identity.AudienceServices},

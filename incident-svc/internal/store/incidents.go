@@ -20,13 +20,12 @@ import (
 // Incidents is the read model: one document per incident, replaced only
 // by a writer holding a newer version.
 type Incidents struct {
-	coll     *mongo.Collection
-	subjects *mongo.Collection
+	coll *mongo.Collection
 }
 
 // NewIncidents returns the read model in db.
 func NewIncidents(db *mongo.Database) *Incidents {
-	return &Incidents{coll: db.Collection("incidents"), subjects: db.Collection("subjects")}
+	return &Incidents{coll: db.Collection("incidents")}
 }
 
 // EnsureIndexes creates the indexes the queries use.
@@ -155,14 +154,4 @@ func (s *Incidents) List(ctx context.Context, q app.Query) ([]domain.Incident, s
 		out[i] = d.Incident
 	}
 	return out, next, nil
-}
-
-// SubjectExists reports whether subjectName ("subjects/{id}") is a subject
-// of org.
-func (s *Incidents) SubjectExists(ctx context.Context, org, subjectName string) (bool, error) {
-	n, err := s.subjects.CountDocuments(ctx, bson.D{{Key: "name", Value: subjectName}, {Key: "organization", Value: org}}, options.Count().SetLimit(1))
-	if err != nil {
-		return false, fmt.Errorf("look up subject: %w", err)
-	}
-	return n > 0, nil
 }
