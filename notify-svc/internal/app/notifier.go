@@ -49,6 +49,18 @@ func NewNotifier(dir Directory, deliveries Deliveries, portalURL string, wake ch
 type eventFacts struct {
 	Reference string `json:"reference"`
 	Reporter  string `json:"reporter"`
+	// StaffMember is the staff member the event is about when that is not
+	// the reporter (e.g. the person named publicly): their line manager is
+	// told.
+	StaffMember string `json:"staff_member"`
+}
+
+// about returns the staff member whose line manager is told.
+func (f eventFacts) about() string {
+	if f.StaffMember != "" {
+		return f.StaffMember
+	}
+	return f.Reporter
 }
 
 type recipient struct {
@@ -140,15 +152,19 @@ func (n *Notifier) resolve(ctx context.Context, e eventlog.Event, rule policy.Re
 		for _, spec := range list {
 			switch {
 			case spec == "line_manager":
-				m, ok, err := n.lineManager(ctx, e.Organization, facts.Reporter)
+				m, ok, err := n.lineManager(ctx, e.Organization, facts.about())
 				if err != nil {
 					return err
 				}
 				if !ok {
-					unresolved = append(unresolved, "line manager of "+facts.Reporter)
+					unresolved = append(unresolved, "line manager of "+facts.about())
 					continue
 				}
-				add(m, cc, "you are the line manager of the staff member who reported it")
+				reason := "you are the line manager of the staff member who reported it"
+				if facts.StaffMember != "" {
+					reason = "you are the line manager of the staff member concerned"
+				}
+				add(m, cc, reason)
 			case strings.HasPrefix(spec, "role:"):
 				role := strings.TrimPrefix(spec, "role:")
 				members, err := n.dir.WithRole(ctx, e.Organization, role)

@@ -357,3 +357,39 @@ func TestRecipientsOfTheStaffNamedPubliclyRule(t *testing.T) {
 		})
 	}
 }
+
+// C78-C80: for staff named publicly the named staff member's line manager
+// is told, not the line manager of whoever found the material.
+func TestStaffNamedPubliclyTellsTheNamedStaffMembersLineManager(t *testing.T) {
+	h := newHarness()
+	e, err := eventlog.Next(nil, eventlog.Change{
+		AggregateType: "public_naming", AggregateID: "pn1", Type: "incident.staff_named_publicly", Organization: "highland-council",
+		Actor: "hc-om-1", Time: fixedNow,
+		Data: map[string]any{"reference": "HC-2026-PN0001", "reporter": "hc-om-1", "staff_member": "hc-cso-2", "url": "https://example.org/post/1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.n.Handle(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, d := range h.deliveries.all() {
+		got[d.Recipient] = d.Cc
+		for _, part := range []string{d.Subject, d.Text, d.HTML} {
+			if strings.Contains(part, "example.org/post") {
+				t.Errorf("the email carries the material's URL: %q", part)
+			}
+		}
+	}
+	// hc-cso-2's line manager is hc-tl-1; hc-om-1's is hc-tl-1 too, so check
+	// the reason names the staff member concerned.
+	if _, ok := got["hc-tl-1"]; !ok || len(got) != 3 || !got["hc-cc-1"] {
+		t.Fatalf("recipients = %v, want hc-tl-1, hc-hop-1 and cc hc-cc-1", got)
+	}
+	for _, d := range h.deliveries.all() {
+		if d.Recipient == "hc-tl-1" && !strings.Contains(d.Reason, "staff member concerned") {
+			t.Errorf("line manager reason = %q", d.Reason)
+		}
+	}
+}
