@@ -31,6 +31,9 @@ type EventStore interface {
 type ReadModel interface {
 	Save(ctx context.Context, inc domain.Incident) error
 	List(ctx context.Context, q Query) ([]domain.Incident, string, error)
+	Queue(ctx context.Context, org, task string, pageSize int, pageToken string) ([]domain.Incident, string, error)
+	Count(ctx context.Context, q Query) ([]CategoryMonth, int64, error)
+	CountWarnings(ctx context.Context, org, subject string) (int64, error)
 }
 
 // SubjectFacts is what reporting an incident needs to know of its subject.
@@ -120,11 +123,7 @@ func (s *Service) Report(ctx context.Context, who identity.Identity, r domain.Re
 		return domain.Incident{}, apperr.Invalid("request_id", "at most 100 characters")
 	}
 	if r.Subject != "" {
-		facts, err := s.subjects.FindSubject(ctx, who.Organization, r.Subject)
-		if err != nil {
-			return domain.Incident{}, err
-		}
-		if err := domain.CheckCovered(p, "incident.subject", facts.Kind, facts.ChildInEducationSetting); err != nil {
+		if err := s.checkSubject(ctx, p, who.Organization, "incident.subject", r.Subject); err != nil {
 			return domain.Incident{}, err
 		}
 	}
@@ -161,23 +160,8 @@ func (s *Service) Get(ctx context.Context, who identity.Identity, id string) (do
 	if err != nil {
 		return domain.Incident{}, err
 	}
-	events, err := s.events.Load(ctx, id)
-	if err != nil {
-		return domain.Incident{}, err
-	}
-	// Another organisation's incident is reported as missing, not as
-	// forbidden: its existence is not theirs to know.
-	if len(events) == 0 || events[0].Organization != who.Organization {
-		return domain.Incident{}, apperr.NotFound("incident incidents/%s not found", id)
-	}
-	inc, err := domain.Fold(events)
-	if err != nil {
-		return domain.Incident{}, err
-	}
-	if !seesWholeRegister(p, who) && !inc.Involves(who.StaffID) {
-		return domain.Incident{}, apperr.Denied("only staff involved in incident %s, its reviewers and senior management may read it", inc.Reference)
-	}
-	return inc, nil
+	_, inc, err := s.load(ctx, who, p, id)
+	return inc, err
 }
 
 // List returns a page of the caller's organisation's incidents, newest first.

@@ -116,6 +116,16 @@ type Incident struct {
 	CreateTime   time.Time `bson:"create_time"`
 	UpdateTime   time.Time `bson:"update_time"`
 	Version      int64     `bson:"version"`
+
+	Review            *Review                 `bson:"review,omitempty"`
+	Police            *PoliceDecision         `bson:"police,omitempty"`
+	WitnessStatements []WitnessStatement      `bson:"witness_statements,omitempty"`
+	Restorative       []RestorativeAction     `bson:"restorative,omitempty"`
+	Correspondence    *CorrespondenceDecision `bson:"correspondence,omitempty"`
+	Online            []OnlineAction          `bson:"online,omitempty"`
+	Support           []StaffSupport          `bson:"support,omitempty"`
+	OutsideContact    *OutsideContactDecision `bson:"outside_contact,omitempty"`
+	Closure           *Closure                `bson:"closure,omitempty"`
 }
 
 // Name is the incident's resource name.
@@ -252,25 +262,186 @@ func ReportIncident(id, org, reference, reporter string, r Report, now time.Time
 	})
 }
 
+// Facts are carried in every incident event's payload, so consumers
+// (notify-svc, restriction-svc) need nothing else to act on it.
+type Facts struct {
+	Reference     string   `json:"reference"`
+	Reporter      string   `json:"reporter"`
+	Subject       string   `json:"subject,omitempty"`
+	StaffInvolved []string `json:"staff_involved,omitempty"`
+}
+
+// Facts returns the incident's facts for an event payload.
+func (i Incident) Facts() Facts {
+	return Facts{Reference: i.Reference, Reporter: i.Reporter, Subject: i.Subject, StaffInvolved: i.StaffInvolved}
+}
+
+// Payloads of the events after the report; each embeds Facts.
+type (
+	// Updated corrects the report; Report is the whole report after it.
+	Updated struct {
+		Facts
+		Report        Report   `json:"report"`
+		ChangedFields []string `json:"changed_fields"`
+		Reason        string   `json:"reason"`
+	}
+	// Reviewed is the manager review.
+	Reviewed struct {
+		Facts
+		Review
+	}
+	// PoliceDecided is the police decision.
+	PoliceDecided struct {
+		Facts
+		PoliceDecision
+	}
+	// WitnessRequested asks a witness for a statement, perhaps adding them.
+	WitnessRequested struct {
+		Facts
+		Statement WitnessStatement `json:"statement"`
+		Witness   *Witness         `json:"witness,omitempty"`
+	}
+	// WitnessRecorded is a statement given or declined.
+	WitnessRecorded struct {
+		Facts
+		Statement WitnessStatement `json:"statement"`
+	}
+	// RestorativeRecorded is a restorative action.
+	RestorativeRecorded struct {
+		Facts
+		Action RestorativeAction `json:"action"`
+	}
+	// CorrespondenceDecided decides on correspondence.
+	CorrespondenceDecided struct {
+		Facts
+		Decision CorrespondenceDecision `json:"decision"`
+	}
+	// OnlineRecorded is an action on online material.
+	OnlineRecorded struct {
+		Facts
+		Action OnlineAction `json:"action"`
+	}
+	// SupportRecorded is staff support.
+	SupportRecorded struct {
+		Facts
+		Support StaffSupport `json:"support"`
+	}
+	// OutsideContactDecided decides on contact outside the office.
+	OutsideContactDecided struct {
+		Facts
+		Decision OutsideContactDecision `json:"decision"`
+	}
+	// Closed closes the incident.
+	Closed struct {
+		Facts
+		Closure Closure `json:"closure"`
+	}
+)
+
 // Fold rebuilds an incident from its events.
 func Fold(events []eventlog.Event) (Incident, error) {
 	var inc Incident
 	for _, e := range events {
-		switch e.Type {
-		case EventReported:
-			var p Reported
-			if err := e.Decode(&p); err != nil {
-				return Incident{}, err
-			}
-			inc = Incident{
-				ID: e.AggregateID, Organization: e.Organization, Reference: p.Reference,
-				Report: p.Report, Reporter: p.Reporter, State: StateReported, CreateTime: e.Time,
-			}
-		default:
-			return Incident{}, fmt.Errorf("incident %s: unknown event type %q", e.AggregateID, e.Type)
+		if err := inc.apply(e); err != nil {
+			return Incident{}, err
 		}
 		inc.UpdateTime = e.Time
 		inc.Version = e.Seq
 	}
 	return inc, nil
+}
+
+func (inc *Incident) apply(e eventlog.Event) error {
+	switch e.Type {
+	case EventReported:
+		var p Reported
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		*inc = Incident{
+			ID: e.AggregateID, Organization: e.Organization, Reference: p.Reference,
+			Report: p.Report, Reporter: p.Reporter, State: StateReported, CreateTime: e.Time,
+		}
+	case EventUpdated:
+		var p Updated
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Report = p.Report
+	case EventReviewed:
+		var p Reviewed
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Review = &p.Review
+		inc.State = StateReviewed
+	case EventPoliceDecisionRecorded:
+		var p PoliceDecided
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Police = &p.PoliceDecision
+	case EventWitnessRequested:
+		var p WitnessRequested
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		if p.Witness != nil {
+			inc.Witnesses = append(inc.Witnesses, *p.Witness)
+		}
+		inc.WitnessStatements = append(inc.WitnessStatements, p.Statement)
+	case EventWitnessRecorded:
+		var p WitnessRecorded
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		for i := range inc.WitnessStatements {
+			if inc.WitnessStatements[i].WitnessID == p.Statement.WitnessID && inc.WitnessStatements[i].State == "requested" {
+				inc.WitnessStatements[i] = p.Statement
+			}
+		}
+	case EventRestorativeRecorded:
+		var p RestorativeRecorded
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Restorative = append(inc.Restorative, p.Action)
+	case EventCorrespondenceDecided:
+		var p CorrespondenceDecided
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Correspondence = &p.Decision
+	case EventOnlineActionRecorded:
+		var p OnlineRecorded
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Online = append(inc.Online, p.Action)
+	case EventStaffSupportRecorded:
+		var p SupportRecorded
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Support = append(inc.Support, p.Support)
+	case EventOutsideContactDecided:
+		var p OutsideContactDecided
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.OutsideContact = &p.Decision
+	case EventClosed:
+		var p Closed
+		if err := e.Decode(&p); err != nil {
+			return err
+		}
+		inc.Closure = &p.Closure
+		inc.State = StateClosed
+	default:
+		return fmt.Errorf("incident %s: unknown event type %q", e.AggregateID, e.Type)
+	}
+	if inc.State == StateReported && e.Type != EventReported {
+		inc.State = StateUnderReview
+	}
+	return nil
 }

@@ -133,6 +133,7 @@ func incidentToProto(inc domain.Incident) *incidentv1.Incident {
 	for _, w := range inc.Witnesses {
 		out.Witnesses = append(out.Witnesses, &incidentv1.Witness{Id: w.ID, Name: w.Name, StaffId: w.StaffID, Contact: w.Contact})
 	}
+	decisionsToProto(inc, out)
 	return out
 }
 

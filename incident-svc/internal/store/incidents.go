@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"sort"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -33,6 +35,7 @@ func (s *Incidents) EnsureIndexes(ctx context.Context) error {
 	return mongox.EnsureIndexes(ctx, s.coll,
 		mongo.IndexModel{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "sort_key", Value: -1}}},
 		mongo.IndexModel{Keys: bson.D{{Key: "reference", Value: 1}}},
+		mongo.IndexModel{Keys: bson.D{{Key: "organization", Value: 1}, {Key: "has_pending", Value: 1}, {Key: "update_key", Value: 1}}},
 	)
 }
 
@@ -40,6 +43,12 @@ type incidentDoc struct {
 	domain.Incident `bson:",inline"`
 	// SortKey orders newest first and makes page tokens stable under inserts.
 	SortKey string `bson:"sort_key"`
+	// PendingTasks and HasPending serve the review queue; FerretDB cannot
+	// query an empty array reliably, hence the flag.
+	PendingTasks []string `bson:"pending_tasks"`
+	HasPending   bool     `bson:"has_pending"`
+	// UpdateKey orders the queue oldest first.
+	UpdateKey string `bson:"update_key"`
 }
 
 func sortKey(inc domain.Incident) string {
@@ -48,7 +57,9 @@ func sortKey(inc domain.Incident) string {
 
 // Save replaces the incident's document unless a newer version is stored.
 func (s *Incidents) Save(ctx context.Context, inc domain.Incident) error {
-	doc := incidentDoc{Incident: inc, SortKey: sortKey(inc)}
+	tasks := inc.PendingTasks()
+	doc := incidentDoc{Incident: inc, SortKey: sortKey(inc), PendingTasks: tasks, HasPending: len(tasks) > 0,
+		UpdateKey: fmt.Sprintf("%020d/%s", inc.UpdateTime.UnixNano(), inc.ID)}
 	filter := bson.D{{Key: "_id", Value: inc.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: inc.Version}}}}
 	_, err := s.coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
 	if mongox.IsDuplicateKey(err) {
@@ -154,4 +165,104 @@ func (s *Incidents) List(ctx context.Context, q app.Query) ([]domain.Incident, s
 		out[i] = d.Incident
 	}
 	return out, next, nil
+}
+
+// Queue returns incidents of org with decisions pending (optionally one
+// task), oldest change first.
+func (s *Incidents) Queue(ctx context.Context, org, task string, pageSize int, pageToken string) ([]domain.Incident, string, error) {
+	filter := bson.D{{Key: "organization", Value: org}, {Key: "has_pending", Value: true}}
+	if task != "" {
+		filter = append(filter, bson.E{Key: "pending_tasks", Value: task})
+	}
+	if pageToken != "" {
+		after, err := base64.RawURLEncoding.DecodeString(pageToken)
+		if err != nil || len(after) == 0 {
+			return nil, "", apperr.Invalid("page_token", "is not a token this service issued; start again without it")
+		}
+		filter = append(filter, bson.E{Key: "update_key", Value: bson.D{{Key: "$gt", Value: string(after)}}})
+	}
+	cur, err := s.coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "update_key", Value: 1}}).SetLimit(int64(pageSize)+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("review queue: %w", err)
+	}
+	var docs []incidentDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, "", fmt.Errorf("review queue: %w", err)
+	}
+	next := ""
+	if len(docs) > pageSize {
+		docs = docs[:pageSize]
+		next = base64.RawURLEncoding.EncodeToString([]byte(docs[len(docs)-1].UpdateKey))
+	}
+	out := make([]domain.Incident, len(docs))
+	for i, d := range docs {
+		out[i] = d.Incident
+	}
+	return out, next, nil
+}
+
+// Count counts q's incidents by category and month of occurrence (an
+// incident with two categories counts once in each) and in total.
+// FerretDB's $group lacks the date operators, so the counting is done here
+// over a projection of the two fields.
+func (s *Incidents) Count(ctx context.Context, q app.Query) ([]app.CategoryMonth, int64, error) {
+	filter := bson.D{{Key: "organization", Value: q.Organization}}
+	if q.Subject != "" {
+		filter = append(filter, bson.E{Key: "subject", Value: q.Subject})
+	}
+	occur := bson.D{}
+	if !q.From.IsZero() {
+		occur = append(occur, bson.E{Key: "$gte", Value: q.From})
+	}
+	if !q.To.IsZero() {
+		occur = append(occur, bson.E{Key: "$lt", Value: q.To})
+	}
+	if len(occur) > 0 {
+		filter = append(filter, bson.E{Key: "occur_time", Value: occur})
+	}
+	cur, err := s.coll.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "categories", Value: 1}, {Key: "occur_time", Value: 1}}))
+	if err != nil {
+		return nil, 0, fmt.Errorf("count incidents: %w", err)
+	}
+	defer cur.Close(ctx)
+	counts := map[[2]string]int64{}
+	var total int64
+	for cur.Next(ctx) {
+		var row struct {
+			Categories []string  `bson:"categories"`
+			OccurTime  time.Time `bson:"occur_time"`
+		}
+		if err := cur.Decode(&row); err != nil {
+			return nil, 0, fmt.Errorf("count incidents: %w", err)
+		}
+		total++
+		month := row.OccurTime.UTC().Format("2006-01")
+		for _, c := range row.Categories {
+			counts[[2]string{month, c}]++
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, 0, fmt.Errorf("count incidents: %w", err)
+	}
+	out := make([]app.CategoryMonth, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, app.CategoryMonth{Month: k[0], Category: k[1], Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Month != out[j].Month {
+			return out[i].Month < out[j].Month
+		}
+		return out[i].Category < out[j].Category
+	})
+	return out, total, nil
+}
+
+// CountWarnings counts the incidents of a subject whose correspondence
+// decision issued a warning (C37: repeated despite warnings).
+func (s *Incidents) CountWarnings(ctx context.Context, org, subject string) (int64, error) {
+	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "organization", Value: org}, {Key: "subject", Value: subject}, {Key: "correspondence.warning_issued", Value: true}})
+	if err != nil {
+		return 0, fmt.Errorf("count warnings: %w", err)
+	}
+	return n, nil
 }
