@@ -49,6 +49,9 @@ type Profile struct {
 	ExcludesEducationSettingChildren bool                  `json:"excludes_education_setting_children"`
 	AppealDeadlineWorkingDays        int                   `json:"appeal_deadline_working_days"`
 	ReviewRestartsOnNewIncident      bool                  `json:"review_restarts_on_new_incident"`
+	// RestrictionSharing names, per channel a restriction affects, who must
+	// be told of it (C77), e.g. "phone": ["role:service_centre"].
+	RestrictionSharing map[string][]string `json:"restriction_sharing"`
 }
 
 // Allows reports whether someone holding roles may take decision. Unknown

@@ -52,7 +52,26 @@ type eventFacts struct {
 	// StaffMember is the staff member the event is about when that is not
 	// the reporter (e.g. the person named publicly): their line manager is
 	// told.
-	StaffMember string `json:"staff_member"`
+	StaffMember   string   `json:"staff_member"`
+	StaffInvolved []string `json:"staff_involved"`
+	// ZeroTolerance and PhysicalThreat turn a report into a zero-tolerance
+	// notification (line manager and senior management, police decision
+	// pending).
+	ZeroTolerance  bool `json:"zero_tolerance"`
+	PhysicalThreat bool `json:"physical_threat"`
+	// Outcome of a manager review: after zero tolerance or active
+	// management, staff involved are offered a debrief (C68).
+	Outcome string `json:"outcome"`
+}
+
+// notificationType is the rule an event is notified under: a report of a
+// zero-tolerance incident or a physical threat is notified as such, once,
+// instead of as an ordinary report.
+func notificationType(e eventlog.Event, f eventFacts) string {
+	if e.Type == "incident.reported" && (f.ZeroTolerance || f.PhysicalThreat) {
+		return "incident.zero_tolerance"
+	}
+	return e.Type
 }
 
 // about returns the staff member whose line manager is told.
@@ -77,18 +96,21 @@ func (n *Notifier) Handle(ctx context.Context, e eventlog.Event) error {
 		n.logger.Error("event of an organisation without a profile: no notification", "event_id", e.ID, "organization", e.Organization)
 		return nil
 	}
-	rule, ok := profile.Notifications[e.Type]
+	var facts eventFacts
+	if err := e.Decode(&facts); err != nil {
+		if _, ruled := profile.Notifications[e.Type]; ruled {
+			n.logger.Error("unreadable event payload: no notification", "event_id", e.ID, "error", err)
+		}
+		return nil
+	}
+	kind := notificationType(e, facts)
+	rule, ok := profile.Notifications[kind]
 	if !ok {
 		return nil // nobody is emailed for this event
 	}
-	tmpl, ok := templates[e.Type]
+	tmpl, ok := templates[kind]
 	if !ok {
-		n.logger.Error("notification rule without a template", "event_type", e.Type)
-		return nil
-	}
-	var facts eventFacts
-	if err := e.Decode(&facts); err != nil {
-		n.logger.Error("unreadable event payload: no notification", "event_id", e.ID, "error", err)
+		n.logger.Error("notification rule without a template", "event_type", kind)
 		return nil
 	}
 	recipients, unresolved, err := n.resolve(ctx, e, rule, facts)
@@ -99,12 +121,13 @@ func (n *Notifier) Handle(ctx context.Context, e eventlog.Event) error {
 	link := n.portalURL + "/" + url.PathEscape(e.AggregateType+"s") + "/" + url.PathEscape(e.AggregateID)
 	queued := false
 	for _, r := range recipients {
-		subject, text, html, err := tmpl.render(message{Organization: profile.Name, RecipientName: r.member.Name, Reference: facts.Reference, Link: link, Reason: r.reason})
+		subject, text, html, err := tmpl.render(message{Organization: profile.Name, RecipientName: r.member.Name, Reference: facts.Reference, Link: link, Reason: r.reason,
+			Outcome: strings.ReplaceAll(facts.Outcome, "_", " "), DebriefDue: facts.Outcome == "zero_tolerance" || facts.Outcome == "active_management"})
 		if err != nil {
 			return fmt.Errorf("render %s: %w", e.Type, err)
 		}
 		d := delivery.Delivery{
-			ID: delivery.ID(e.ID, r.member.ID), Organization: e.Organization, EventID: e.ID, EventType: e.Type,
+			ID: delivery.ID(e.ID, r.member.ID), Organization: e.Organization, EventID: e.ID, EventType: kind,
 			Reference: facts.Reference, Recipient: r.member.ID, RecipientEmail: r.member.Email, Cc: r.cc, Reason: r.reason,
 			From: profile.MailFrom, Subject: subject, Text: text, HTML: html,
 			Status: delivery.StatusQueued, NextAttemptTime: now, CreateTime: now, UpdateTime: now,
@@ -119,7 +142,7 @@ func (n *Notifier) Handle(ctx context.Context, e eventlog.Event) error {
 	// dead delivery, visible to admins, instead of dropping it silently.
 	for i, u := range unresolved {
 		d := delivery.Delivery{
-			ID: delivery.ID(e.ID, fmt.Sprintf("unresolved-%d", i+1)), Organization: e.Organization, EventID: e.ID, EventType: e.Type,
+			ID: delivery.ID(e.ID, fmt.Sprintf("unresolved-%d", i+1)), Organization: e.Organization, EventID: e.ID, EventType: kind,
 			Reference: facts.Reference, Reason: u, Status: delivery.StatusDead,
 			LastError: "no recipient in the staff directory for: " + u, CreateTime: now, UpdateTime: now,
 		}
@@ -165,6 +188,18 @@ func (n *Notifier) resolve(ctx context.Context, e eventlog.Event, rule policy.Re
 					reason = "you are the line manager of the staff member concerned"
 				}
 				add(m, cc, reason)
+			case spec == "involved_staff":
+				for _, id := range append([]string{facts.Reporter}, facts.StaffInvolved...) {
+					m, err := n.dir.Get(ctx, e.Organization, id)
+					if errors.Is(err, apperr.ErrNotFound) {
+						unresolved = append(unresolved, "staff member "+id)
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					add(m, cc, "you were involved in the incident")
+				}
 			case strings.HasPrefix(spec, "role:"):
 				role := strings.TrimPrefix(spec, "role:")
 				members, err := n.dir.WithRole(ctx, e.Organization, role)

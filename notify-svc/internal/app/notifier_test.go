@@ -393,3 +393,63 @@ func TestStaffNamedPubliclyTellsTheNamedStaffMembersLineManager(t *testing.T) {
 		}
 	}
 }
+
+func handlePayload(t *testing.T, h *harness, org, eventType string, data map[string]any) []delivery.Delivery {
+	t.Helper()
+	e, err := eventlog.Next(nil, eventlog.Change{AggregateType: "incident", AggregateID: "zz1", Type: eventType, Organization: org, Actor: "x", Time: fixedNow, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.n.Handle(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	return h.deliveries.all()
+}
+
+// policy-map section 5: a zero-tolerance or physical-threat report goes to
+// the line manager and senior management, once each, with the police
+// decision pending.
+func TestZeroToleranceReportTellsLineManagerAndSeniorManagement(t *testing.T) {
+	for _, tt := range []struct {
+		org, reporter string
+		want          []string
+	}{
+		{"highland-council", "hc-cso-1", []string{"hc-ce-1", "hc-dce-1", "hc-eco-1", "hc-hos-1", "hc-tl-1"}},
+		{"valuation-board", "vb-staff-1", []string{"vb-ass-1", "vb-dass-1", "vb-lm-1", "vb-smt-1"}},
+	} {
+		h := newHarness()
+		got := handlePayload(t, h, tt.org, "incident.reported", map[string]any{"reference": "R-1", "reporter": tt.reporter, "physical_threat": true, "description": "SECRET"})
+		var ids []string
+		for _, d := range got {
+			ids = append(ids, d.Recipient)
+			if d.EventType != "incident.zero_tolerance" || !strings.Contains(d.Text, "police decision") || strings.Contains(d.Text, "SECRET") {
+				t.Errorf("%s: delivery %+v", tt.org, d)
+			}
+		}
+		sort.Strings(ids)
+		if fmt.Sprint(ids) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: recipients %v, want %v", tt.org, ids, tt.want)
+		}
+	}
+}
+
+// C68: after active management or zero tolerance the staff involved are
+// told the review outcome and offered a debrief.
+func TestReviewOutcomeTellsStaffInvolvedAndOffersDebrief(t *testing.T) {
+	h := newHarness()
+	got := handlePayload(t, h, "highland-council", "incident.reviewed", map[string]any{
+		"reference": "R-2", "reporter": "hc-cso-1", "staff_involved": []string{"hc-cso-2"}, "outcome": "active_management", "reasons": "SECRET REASONS"})
+	if len(got) != 2 {
+		t.Fatalf("deliveries = %v", got)
+	}
+	for _, d := range got {
+		if !strings.Contains(d.Text, "debrief") || !strings.Contains(d.Text, "active management") || strings.Contains(d.Text, "SECRET") {
+			t.Errorf("text = %q", d.Text)
+		}
+	}
+	h = newHarness()
+	got = handlePayload(t, h, "valuation-board", "incident.reviewed", map[string]any{"reference": "R-3", "reporter": "vb-staff-1", "outcome": "no_further_action"})
+	if len(got) != 1 || strings.Contains(got[0].Text, "debrief") {
+		t.Errorf("no further action: %v", got)
+	}
+}

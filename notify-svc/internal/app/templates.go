@@ -15,6 +15,8 @@ type message struct {
 	Reference     string
 	Link          string
 	Reason        string
+	Outcome       string // of a manager review, in words
+	DebriefDue    bool
 }
 
 type template struct {
@@ -104,5 +106,26 @@ Open it in ContactGuard: {{.Link}}
 <p><strong>Reference:</strong> {{.Reference}}<br>
 <strong>What is needed of you:</strong> read the case, which holds the link and the screenshots (they are attached to the case, not to this email), and take the steps the policy gives your role. Share it no wider than needed.</p>
 <p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
+	"incident.reviewed": newTemplate(
+		`Incident {{.Reference}}: the manager review is recorded`,
+		`Dear {{.RecipientName}},
+
+The manager review of an incident you were involved in is recorded ({{.Reason}}).
+
+Reference: {{.Reference}}
+Outcome: {{.Outcome}}
+{{if .DebriefDue}}What is offered to you: a debrief with your line manager, with the actions you agree noted, and the employee assistance programme. You may also ask for a short time away from contact, or to have no further contact with this customer.
+{{else}}Nothing is needed of you; the details are in ContactGuard.
+{{end}}
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>The manager review of an incident you were involved in is recorded ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>Outcome:</strong> {{.Outcome}}</p>
+{{if .DebriefDue}}<p><strong>What is offered to you:</strong> a debrief with your line manager, with the actions you agree noted, and the employee assistance programme. You may also ask for a short time away from contact, or to have no further contact with this customer.</p>
+{{else}}<p>Nothing is needed of you; the details are in ContactGuard.</p>
+{{end}}<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
 `+footerHTML),
 }
