@@ -12,10 +12,11 @@ import (
 )
 
 // Sender sends due deliveries. One replica sends at a time (a lease), so a
-// delivery is never attempted by two senders at once. A crash after the
-// SMTP server accepted a message and before the record says "sent" sends
-// it again after restart (with the same Message-ID): the one window where
-// at-least-once shows.
+// delivery is never attempted by two senders at once. The record says
+// "sent" the moment the server accepts the message (mail.Message.Accepted),
+// before the session closes; only a crash inside that write, a few
+// milliseconds, would send it again after restart, with the same
+// Message-ID so mail systems can recognise the repeat.
 type Sender struct {
 	Store       *Store
 	Redis       *redis.Client
@@ -85,11 +86,24 @@ func (s *Sender) attempt(ctx context.Context, d Delivery) {
 	now := time.Now()
 	d.Attempts++
 	d.UpdateTime = now
-	err := s.Send(ctx, mail.Message{From: d.From, To: d.RecipientEmail, Subject: d.Subject, Text: d.Text, HTML: d.HTML, MessageID: d.MessageID()})
+	recorded := false
+	sent := d
+	sent.Status, sent.SendTime, sent.LastError = StatusSent, now, ""
+	record := func() {
+		if err := s.Store.Update(context.WithoutCancel(ctx), sent); err != nil {
+			s.Logger.Error("email sent but its status could not be recorded", "delivery", d.ID, "error", err)
+			return
+		}
+		recorded = true
+	}
+	err := s.Send(ctx, mail.Message{From: d.From, To: d.RecipientEmail, Subject: d.Subject, Text: d.Text, HTML: d.HTML, MessageID: d.MessageID(), Accepted: record})
 	switch {
 	case err == nil:
-		d.Status, d.SendTime, d.LastError = StatusSent, now, ""
+		if !recorded {
+			record()
+		}
 		s.Logger.Info("email sent", "delivery", d.ID, "event_type", d.EventType, "recipient", d.Recipient, "attempts", d.Attempts)
+		return
 	case mail.IsPermanent(err) || d.Attempts >= s.MaxAttempts:
 		d.Status, d.LastError = StatusDead, err.Error()
 		s.Logger.Error("email dead-lettered", "delivery", d.ID, "recipient", d.Recipient, "attempts", d.Attempts, "error", err)

@@ -25,6 +25,11 @@ type Message struct {
 	Text      string
 	HTML      string
 	MessageID string // stable per (event, recipient), so a resend is recognisable
+	// Accepted, if set, is called as soon as the server has accepted the
+	// message, before the session is closed: the caller records the
+	// delivery there, keeping the window in which a crash would send the
+	// message again as short as the record itself.
+	Accepted func()
 }
 
 // Config is how to reach the SMTP server.
@@ -136,7 +141,12 @@ func Send(ctx context.Context, cfg Config, m Message) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("SMTP DATA: %w", err)
 	}
-	return c.Quit()
+	if m.Accepted != nil {
+		m.Accepted()
+	}
+	// The message is accepted: a failing QUIT must not make it be sent again.
+	_ = c.Quit()
+	return nil
 }
 
 // IsPermanent reports an SMTP 5xx reply: retrying will not help.
