@@ -82,7 +82,10 @@ func Normalize(kind, value string) (string, error) {
 // NormalizePhone returns value in E.164, refusing what cannot be a number.
 func NormalizePhone(value string) (string, error) {
 	n, err := phonenumbers.Parse(value, DefaultRegion)
-	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+	// A valid number, or a possible one of full length: numbers reserved for
+	// drama and tests (07700 900xxx) are not "valid" but are real shapes;
+	// fragments such as "1234" are refused.
+	if err != nil || !phonenumbers.IsValidNumber(n) && !(phonenumbers.IsPossibleNumber(n) && len(phonenumbers.GetNationalSignificantNumber(n)) >= 9) {
 		return "", fmt.Errorf("is not a phone number: %q (write it as 01463 702000 or +44 1463 702000)", value)
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil

@@ -16,6 +16,8 @@ func TestNormalize(t *testing.T) {
 		{Phone, "+1 415 555 2671", "+14155552671", true},
 		{Phone, "abc", "", false},
 		{Phone, "123", "", false},
+		{Phone, "1234", "", false},
+		{Phone, "0146", "", false},
 		{Phone, "", "", false},
 		{Email, "Jo.Bloggs@Example.ORG", "jo.bloggs@example.org", true},
 		{Email, " jo@example.org ", "jo@example.org", true},
