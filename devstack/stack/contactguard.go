@@ -142,6 +142,10 @@ func (c Config) ServiceSpec(name string) Spec {
 	if c.StreamPrefix != "" {
 		env = append(env, "REDIS_STREAM_PREFIX="+c.StreamPrefix)
 	}
+	if name == Incident {
+		// The staff directory (line managers of staff named publicly).
+		env = append(env, "NOTIFY_ADDR="+DialAddr(c.Addrs.GRPC[Notify]))
+	}
 	if name == Notify {
 		env = append(env,
 			"SMTP_ADDR="+c.SMTPAddr,

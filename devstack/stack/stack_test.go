@@ -290,6 +290,9 @@ func TestConfigSpecs(t *testing.T) {
 	if n.Path != filepath.Join("/bin/dir", "notify-svc") {
 		t.Errorf("path %s", n.Path)
 	}
+	if inc := c.Spec(Incident); !slices.Contains(inc.Env, "NOTIFY_ADDR=127.0.0.1:9094") {
+		t.Errorf("incident env lacks NOTIFY_ADDR (its staff directory): %v", inc.Env)
+	}
 	g := c.Spec(Gateway)
 	for _, want := range []string{
 		"HTTP_ADDR=:8080", "DEV_MODE=true", "TOKEN_KEY=" + DevTokenKey, "INCIDENT_ADDR=127.0.0.1:9091", "NOTIFY_ADDR=127.0.0.1:9094",

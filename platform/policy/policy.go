@@ -24,6 +24,7 @@ const (
 	PersonalRecordDecision           = "personal_record_decision"
 	ReadOrganisationEvidence         = "read_organisation_evidence"
 	ReadAccessLog                    = "read_access_log"
+	ManageEvidenceRetention          = "manage_evidence_retention"
 	ManageDeliveries                 = "manage_deliveries"
 	ImportStaff                      = "import_staff"
 )
@@ -49,6 +50,16 @@ type Profile struct {
 	ExcludesEducationSettingChildren bool                  `json:"excludes_education_setting_children"`
 	AppealDeadlineWorkingDays        int                   `json:"appeal_deadline_working_days"`
 	ReviewRestartsOnNewIncident      bool                  `json:"review_restarts_on_new_incident"`
+	// EvidenceReaders names who, besides the read_organisation_evidence
+	// roles, may read an evidence item, by their relation to it (C76):
+	// "uploader", "incident_reporter", "incident_staff_involved",
+	// "restriction_appeal_officer", "public_naming_staff_member",
+	// "public_naming_reporter". Relations not listed grant nothing.
+	EvidenceReaders []string `json:"evidence_readers"`
+	// EvidenceRetentionDays is how long an evidence item marked for deletion
+	// (its restriction lifted or expired) is kept before its content may be
+	// deleted; a tombstone with the hash stays.
+	EvidenceRetentionDays int `json:"evidence_retention_days"`
 	// RestrictionSharing names, per channel a restriction affects, who must
 	// be told of it (C77), e.g. "phone": ["role:service_centre"].
 	RestrictionSharing map[string][]string `json:"restriction_sharing"`

@@ -12,6 +12,7 @@ import (
 
 	"github.com/contactguard/contactguard/incident-svc/internal/domain"
 	"github.com/contactguard/contactguard/platform/apperr"
+	"github.com/contactguard/contactguard/platform/eventlog"
 	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
 )
 
@@ -226,21 +227,40 @@ func (s *Server) CloseIncident(ctx context.Context, req *incidentv1.CloseInciden
 	})
 }
 
-// ListTimelineEvents returns an incident's history: every recorded change
-// with its actor and time (C73).
+// ListTimelineEvents returns the history of an incident, subject or case
+// of staff named publicly: every recorded change with its actor and time
+// (C73).
 func (s *Server) ListTimelineEvents(ctx context.Context, req *incidentv1.ListTimelineEventsRequest) (*incidentv1.ListTimelineEventsResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	parent := req.GetParent()
-	if !strings.HasPrefix(parent, "incidents/") {
-		return nil, apperr.Invalid("parent", "must be an incident name such as incidents/abc123, got %q", parent)
+	switch {
+	case strings.HasPrefix(parent, "subjects/"):
+		return s.subjectTimeline(ctx, req)
+	case strings.HasPrefix(parent, "publicNamings/"):
+		events, err := s.publicNamingEvents(ctx, parent)
+		if err != nil {
+			return nil, err
+		}
+		return timelinePage(req, events, domain.NamingSummary)
+	case strings.HasPrefix(parent, "incidents/"):
+		id, err := parseName("parent", parent)
+		if err != nil {
+			return nil, err
+		}
+		events, err := s.svc.Timeline(ctx, who, id)
+		if err != nil {
+			return nil, err
+		}
+		return timelinePage(req, events, domain.Summary)
 	}
-	id, err := parseName("parent", parent)
-	if err != nil {
-		return nil, err
-	}
+	return nil, apperr.Invalid("parent", "must be an incident, subject or case name such as incidents/abc123, got %q", parent)
+}
+
+// timelinePage returns the page of events that req asks for.
+func timelinePage(req *incidentv1.ListTimelineEventsRequest, events []eventlog.Event, summarize func(eventlog.Event) (string, string)) (*incidentv1.ListTimelineEventsResponse, error) {
 	if req.GetPageSize() < 0 || req.GetPageSize() > 1000 {
 		return nil, apperr.Invalid("page_size", "must be between 0 and 1000, got %d", req.GetPageSize())
 	}
@@ -257,16 +277,12 @@ func (s *Server) ListTimelineEvents(ctx context.Context, req *incidentv1.ListTim
 		}
 		start = n
 	}
-	events, err := s.svc.Timeline(ctx, who, id)
-	if err != nil {
-		return nil, err
-	}
 	resp := &incidentv1.ListTimelineEventsResponse{}
 	end := min(start+size, len(events))
 	for _, e := range events[min(start, len(events)):end] {
-		summary, reason := domain.Summary(e)
+		summary, reason := summarize(e)
 		resp.Events = append(resp.Events, &incidentv1.TimelineEvent{
-			Name: parent + "/events/" + strconv.FormatInt(e.Seq, 10), Sequence: e.Seq, Type: e.Type, Actor: e.Actor,
+			Name: req.GetParent() + "/events/" + strconv.FormatInt(e.Seq, 10), Sequence: e.Seq, Type: e.Type, Actor: e.Actor,
 			EventTime: timestamppb.New(e.Time), Summary: summary, Reason: reason, PayloadJson: e.Payload, Hash: e.Hash,
 		})
 	}

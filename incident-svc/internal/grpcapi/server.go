@@ -21,7 +21,10 @@ import (
 // Server implements incidentv1.IncidentServiceServer.
 type Server struct {
 	incidentv1.UnimplementedIncidentServiceServer
-	svc *app.Service
+	svc      *app.Service
+	subjects *app.Subjects // set by WithSubjects (subjects.go)
+	// set by WithPublicNamings (public_naming.go)
+	namings *app.PublicNamings
 }
 
 // New returns the server over svc.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,6 +37,9 @@ type fixture struct {
 	events    *eventlog.Store
 	incidents *store.Incidents
 	svc       *app.Service
+	subjects  *store.Subjects
+	subjectUC *app.Subjects
+	db        *mongo.Database
 }
 
 // start runs incident-svc's gRPC server over loopback against a fresh
@@ -53,13 +57,18 @@ func start(t *testing.T) fixture {
 	if err := incidents.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc := app.New(events, incidents, store.NewSubjects(db))
+	subjects := store.NewSubjects(db)
+	if err := subjects.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := app.New(events, incidents, subjects)
+	subjectUC := app.NewSubjects(events, subjects)
 	srv := grpcserver.New(grpcserver.Options{
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Identity: identity.Codec{Key: identityKey, Audience: identity.AudienceServices},
 		Registry: prometheus.NewRegistry(),
 	})
-	incidentv1.RegisterIncidentServiceServer(srv.Server, grpcapi.New(svc))
+	incidentv1.RegisterIncidentServiceServer(srv.Server, grpcapi.New(svc).WithSubjects(subjectUC).WithPublicNamings(publicNamingsFor(t, db, events)))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +79,8 @@ func start(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return fixture{client: incidentv1.NewIncidentServiceClient(conn), events: events, incidents: incidents, svc: svc}
+	return fixture{client: incidentv1.NewIncidentServiceClient(conn), events: events, incidents: incidents, svc: svc,
+		subjects: subjects, subjectUC: subjectUC, db: db}
 }
 
 // as returns a context acting as the seeded staff member id.

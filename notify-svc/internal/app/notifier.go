@@ -118,7 +118,7 @@ func (n *Notifier) Handle(ctx context.Context, e eventlog.Event) error {
 		return err
 	}
 	now := n.now()
-	link := n.portalURL + "/" + url.PathEscape(e.AggregateType+"s") + "/" + url.PathEscape(e.AggregateID)
+	link := n.portalURL + "/" + resourceCollection(e.AggregateType) + "/" + url.PathEscape(e.AggregateID)
 	queued := false
 	for _, r := range recipients {
 		subject, text, html, err := tmpl.render(message{Organization: profile.Name, RecipientName: r.member.Name, Reference: facts.Reference, Link: link, Reason: r.reason,
@@ -158,6 +158,19 @@ func (n *Notifier) Handle(ctx context.Context, e eventlog.Event) error {
 		}
 	}
 	return nil
+}
+
+// resourceCollection maps an aggregate type to the collection in the
+// API's resource names, which the portal's links follow: a public_naming
+// case is publicNamings/{id}.
+func resourceCollection(aggregateType string) string {
+	switch aggregateType {
+	case "public_naming":
+		return "publicNamings"
+	case "evidence":
+		return "evidence"
+	}
+	return url.PathEscape(aggregateType) + "s"
 }
 
 // resolve turns the rule's recipient specs into staff members, once each.

@@ -382,6 +382,11 @@ func TestStaffNamedPubliclyTellsTheNamedStaffMembersLineManager(t *testing.T) {
 			}
 		}
 	}
+	for _, d := range h.deliveries.all() {
+		if !strings.Contains(d.Text, portal+"publicNamings/pn1") {
+			t.Errorf("link is not the case's resource name: %q", d.Text)
+		}
+	}
 	// hc-cso-2's line manager is hc-tl-1; hc-om-1's is hc-tl-1 too, so check
 	// the reason names the staff member concerned.
 	if _, ok := got["hc-tl-1"]; !ok || len(got) != 3 || !got["hc-cc-1"] {
