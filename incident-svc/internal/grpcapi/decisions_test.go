@@ -246,3 +246,32 @@ func TestConcurrentUpdatesLoseNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d of %d concurrent updates acknowledged, the rest refused as conflicts", acked, n)
 }
+
+// C54: contact outside the office is decided by a manager, with conflicts
+// of interest noted; the decision clears the pending task.
+func TestOutsideContactDecisionThroughTheAPI(t *testing.T) {
+	f := start(t)
+	in := report("Approached the officer at the supermarket about the case.")
+	in.Channel = incidentv1.Channel_CHANNEL_OUTSIDE_OFFICE
+	in.Categories = []incidentv1.Category{incidentv1.Category_CATEGORY_CONTACT_OUTSIDE_OFFICE}
+	inc, err := f.client.CreateIncident(as(t, "vb-staff-1"), &incidentv1.CreateIncidentRequest{Incident: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprint(inc.GetPendingTasks()), "OUTSIDE_CONTACT_DECISION") {
+		t.Fatalf("pending = %v", inc.GetPendingTasks())
+	}
+	decision := &incidentv1.OutsideContactDecision{Recorded: true, Reason: "Repeated approach outside work", ConflictsOfInterest: []string{"Lives on the same street"}}
+	_, err = f.client.DecideOutsideContact(as(t, "vb-staff-1"), &incidentv1.DecideOutsideContactRequest{Name: inc.GetName(), Decision: decision})
+	wantCode(t, err, codes.PermissionDenied)
+	got, err := f.client.DecideOutsideContact(as(t, "vb-lm-1"), &incidentv1.DecideOutsideContactRequest{Name: inc.GetName(), Decision: decision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := got.GetOutsideContactDecision()
+	if !d.GetRecorded() || d.GetDecidedBy() != "vb-lm-1" || len(d.GetConflictsOfInterest()) != 1 || strings.Contains(fmt.Sprint(got.GetPendingTasks()), "OUTSIDE") {
+		t.Errorf("after decision: %v", got)
+	}
+	_, err = f.client.DecideOutsideContact(as(t, "vb-lm-1"), &incidentv1.DecideOutsideContactRequest{Name: inc.GetName(), Decision: &incidentv1.OutsideContactDecision{Recorded: true}})
+	wantCode(t, err, codes.InvalidArgument)
+}
