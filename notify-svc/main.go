@@ -58,9 +58,9 @@ func main() {
 				return nil, fmt.Errorf("seed the staff directory: %w", err)
 			}
 		}
-		notifyv1.RegisterNotifyServiceServer(d.Server.Server, grpcapi.New(staffStore, deliveries))
-
 		wake := make(chan struct{}, 1)
+		notifyv1.RegisterNotifyServiceServer(d.Server.Server, grpcapi.New(staffStore, deliveries, wake))
+
 		notifier := app.NewNotifier(staffStore, deliveries, portalURL, wake, d.Logger)
 		sender := &delivery.Sender{
 			Store: deliveries, Redis: d.Redis, LeaseKey: d.Config.StreamPrefix + ":notify:sender-lease",

@@ -164,3 +164,26 @@ func (s *Store) List(ctx context.Context, q Query) ([]Delivery, error) {
 	}
 	return out, nil
 }
+
+// Requeue puts a dead or failed delivery of org back in the queue for an
+// immediate attempt, with a fresh attempt count; its last error stays
+// visible until the next attempt.
+func (s *Store) Requeue(ctx context.Context, org, id string, now time.Time) (Delivery, error) {
+	d, err := s.Get(ctx, org, id)
+	if err != nil {
+		return Delivery{}, err
+	}
+	switch {
+	case d.Status == StatusSent:
+		return Delivery{}, apperr.Precondition("delivery %s was sent on %s; it is not sent again", id, d.SendTime.UTC().Format(time.RFC3339))
+	case d.Status == StatusQueued:
+		return d, nil
+	case d.RecipientEmail == "":
+		return Delivery{}, apperr.Precondition("delivery %s has no recipient (%s): fix the staff directory; the event's other emails were sent", id, d.LastError)
+	}
+	d.Status, d.Attempts, d.NextAttemptTime, d.UpdateTime = StatusQueued, 0, now, now
+	if err := s.Update(ctx, d); err != nil {
+		return Delivery{}, err
+	}
+	return d, nil
+}

@@ -25,11 +25,13 @@ type Server struct {
 	notifyv1.UnimplementedNotifyServiceServer
 	staff      *staff.Store
 	deliveries *delivery.Store
+	wake       chan<- struct{} // tells the sender a delivery was queued again
 }
 
-// New returns the server.
-func New(staffStore *staff.Store, deliveries *delivery.Store) *Server {
-	return &Server{staff: staffStore, deliveries: deliveries}
+// New returns the server; wake (may be nil) is signalled when an admin
+// queues a delivery again.
+func New(staffStore *staff.Store, deliveries *delivery.Store, wake chan<- struct{}) *Server {
+	return &Server{staff: staffStore, deliveries: deliveries, wake: wake}
 }
 
 func caller(ctx context.Context) (identity.Identity, policy.Profile, error) {

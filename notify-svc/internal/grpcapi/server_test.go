@@ -41,7 +41,7 @@ func newServer(t *testing.T, deliveries ...delivery.Delivery) *Server {
 			t.Fatal(err)
 		}
 	}
-	return New(staffStore, store)
+	return New(staffStore, store, nil)
 }
 
 func testCtx(t *testing.T) context.Context {

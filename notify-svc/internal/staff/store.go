@@ -5,6 +5,7 @@ package staff
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -72,4 +73,59 @@ func (s *Store) List(ctx context.Context, org string, extra bson.D) ([]Member, e
 		return nil, fmt.Errorf("list staff: %w", err)
 	}
 	return out, nil
+}
+
+// ImportResult counts what an import changed.
+type ImportResult struct{ Created, Updated, Unchanged int }
+
+// Import writes members of org: new ones are created, changed ones
+// replaced, identical ones left alone. Run it again and it changes
+// nothing. Everything is checked before the first write: members come
+// from ParseCSV, and an id held by another organisation refuses the whole
+// import, so a bad file applies nothing.
+func (s *Store) Import(ctx context.Context, org string, members []Member) (ImportResult, error) {
+	ids := make(bson.A, 0, len(members))
+	for _, m := range members {
+		if m.Organization != org {
+			return ImportResult{}, fmt.Errorf("import %s into %s: organisation %s", m.ID, org, m.Organization)
+		}
+		ids = append(ids, m.ID)
+	}
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: read the directory: %w", err)
+	}
+	var existing []Member
+	if err := cur.All(ctx, &existing); err != nil {
+		return ImportResult{}, fmt.Errorf("import: read the directory: %w", err)
+	}
+	current := map[string]Member{}
+	for _, m := range existing {
+		if m.Organization != org {
+			return ImportResult{}, apperr.Invalid("csv", "staff id %s belongs to another organisation; nothing was imported", m.ID)
+		}
+		current[m.ID] = m
+	}
+	var res ImportResult
+	for _, m := range members {
+		old, ok := current[m.ID]
+		switch {
+		case ok && sameMember(old, m):
+			res.Unchanged++
+			continue
+		case ok:
+			res.Updated++
+		default:
+			res.Created++
+		}
+		if err := s.Upsert(ctx, []Member{m}); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func sameMember(a, b Member) bool {
+	return a.ID == b.ID && a.Organization == b.Organization && a.Name == b.Name && a.Email == b.Email &&
+		a.LineManagerID == b.LineManagerID && a.Team == b.Team && slices.Equal(a.Roles, b.Roles)
 }
