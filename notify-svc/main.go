@@ -41,6 +41,8 @@ func main() {
 	retryBase := svc.Env.Duration("NOTIFY_RETRY_BASE", 5*time.Second)
 	retryMax := svc.Env.Duration("NOTIFY_RETRY_MAX", 10*time.Minute)
 	seedDirectory := svc.Env.Bool("SEED_DIRECTORY", true)
+	reminderAfter := svc.Env.Duration("NOTIFY_DEBRIEF_REMINDER_AFTER", 72*time.Hour)
+	schedulerEvery := svc.Env.Duration("NOTIFY_SCHEDULER_EVERY", 30*time.Second)
 	host, _ := os.Hostname()
 	consumerName := svc.Env.String("CONSUMER_NAME", "notify-"+host)
 
@@ -62,16 +64,30 @@ func main() {
 		notifyv1.RegisterNotifyServiceServer(d.Server.Server, grpcapi.New(staffStore, deliveries, wake))
 
 		notifier := app.NewNotifier(staffStore, deliveries, portalURL, wake, d.Logger)
+		reminders := app.NewReminders(d.DB, staffStore, deliveries, portalURL, reminderAfter, wake, d.Logger)
+		if err := reminders.EnsureIndexes(ctx); err != nil {
+			return nil, err
+		}
+		// Both handlers are idempotent, so an event handled again after a
+		// failure of the second changes nothing in the first.
+		handle := func(ctx context.Context, e eventlog.Event) error {
+			if err := notifier.Handle(ctx, e); err != nil {
+				return err
+			}
+			return reminders.Handle(ctx, e)
+		}
 		sender := &delivery.Sender{
 			Store: deliveries, Redis: d.Redis, LeaseKey: d.Config.StreamPrefix + ":notify:sender-lease",
 			Send:   func(ctx context.Context, m mail.Message) error { return mail.Send(ctx, smtp, m) },
 			Logger: d.Logger, MaxAttempts: maxAttempts, RetryBase: retryBase, RetryMax: retryMax, Wake: wake,
 		}
-		jobs := []svcmain.Job{sender.Run}
+		jobs := []svcmain.Job{sender.Run, func(ctx context.Context) error {
+			return reminders.Run(ctx, d.Redis, d.Config.StreamPrefix+":notify:scheduler-lease", schedulerEvery)
+		}}
 		for _, s := range streams {
 			c := &eventlog.Consumer{
 				Redis: d.Redis, Stream: d.Config.StreamPrefix + ":events:" + s, Group: "notify-svc",
-				Name: consumerName, Handle: notifier.Handle, Logger: d.Logger,
+				Name: consumerName, Handle: handle, Logger: d.Logger,
 			}
 			jobs = append(jobs, c.Run)
 		}

@@ -128,4 +128,19 @@ Open it in ContactGuard: {{.Link}}
 {{else}}<p>Nothing is needed of you; the details are in ContactGuard.</p>
 {{end}}<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
 `+footerHTML),
+	"incident.debrief_reminder": newTemplate(
+		`Reminder: a debrief is offered to you ({{.Reference}})`,
+		`Dear {{.RecipientName}},
+
+After the incident {{.Reference}} ({{.Reason}}) you are offered a debrief with your line manager, and the employee assistance programme is there for you. No debrief has been recorded yet.
+
+You may also ask for a short time away from contact, or to have no further contact with this customer.
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>After the incident {{.Reference}} ({{.Reason}}) you are offered a debrief with your line manager, and the employee assistance programme is there for you. No debrief has been recorded yet.</p>
+<p>You may also ask for a short time away from contact, or to have no further contact with this customer.</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
 }

@@ -143,4 +143,3 @@ func TestNotificationRulesAreTheProfiles(t *testing.T) {
 		t.Errorf("bad name: %v", err)
 	}
 }
-
