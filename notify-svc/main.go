@@ -22,7 +22,7 @@ import (
 )
 
 // streams notify-svc consumes, by the service that writes them.
-var streams = []string{"incident"}
+var streams = []string{"incident", "restriction"}
 
 func main() {
 	svc := svcmain.Load("notify", "127.0.0.1:9094", "127.0.0.1:9194")

@@ -62,6 +62,11 @@ type eventFacts struct {
 	// Outcome of a manager review: after zero tolerance or active
 	// management, staff involved are offered a debrief (C68).
 	Outcome string `json:"outcome"`
+	// Restriction events: who decided it, who hears its appeal, and who
+	// must apply it (C77), as recipient specs ("role:service_centre").
+	Decider       string   `json:"decider"`
+	AppealOfficer string   `json:"appeal_officer"`
+	ShareWith     []string `json:"share_with"`
 }
 
 // notificationType is the rule an event is notified under: a report of a
@@ -160,6 +165,11 @@ func (n *Notifier) Handle(ctx context.Context, e eventlog.Event) error {
 	return nil
 }
 
+func profileOf(e eventlog.Event) policy.Profile {
+	p, _ := policy.For(e.Organization)
+	return p
+}
+
 // resourceCollection maps an aggregate type to the collection in the
 // API's resource names, which the portal's links follow: a public_naming
 // case is publicNamings/{id}.
@@ -184,7 +194,8 @@ func (n *Notifier) resolve(ctx context.Context, e eventlog.Event, rule policy.Re
 			out = append(out, recipient{member: m, cc: cc, reason: reason})
 		}
 	}
-	specs := func(list []string, cc bool) error {
+	var specs func(list []string, cc bool) error
+	specs = func(list []string, cc bool) error {
 		for _, spec := range list {
 			switch {
 			case spec == "line_manager":
@@ -201,8 +212,47 @@ func (n *Notifier) resolve(ctx context.Context, e eventlog.Event, rule policy.Re
 					reason = "you are the line manager of the staff member concerned"
 				}
 				add(m, cc, reason)
+			case spec == "decider" || spec == "appeal_officer":
+				id, reason := facts.Decider, "you decided the restriction"
+				if spec == "appeal_officer" {
+					id, reason = facts.AppealOfficer, "you hear the appeal"
+				}
+				if id == "" && spec == "appeal_officer" {
+					// Not assigned yet: everyone who may hear appeals.
+					found := false
+					for _, role := range profileOf(e).RolesFor(policy.HearAppeal) {
+						members, err := n.dir.WithRole(ctx, e.Organization, role)
+						if err != nil {
+							return err
+						}
+						for _, m := range members {
+							found = true
+							add(m, cc, "you may hear appeals ("+strings.ReplaceAll(role, "_", " ")+")")
+						}
+					}
+					if !found {
+						unresolved = append(unresolved, "anyone who hears appeals")
+					}
+					continue
+				}
+				m, err := n.dir.Get(ctx, e.Organization, id)
+				if errors.Is(err, apperr.ErrNotFound) {
+					unresolved = append(unresolved, spec+" "+id)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				add(m, cc, reason)
+			case spec == "share_with":
+				if err := specs(facts.ShareWith, cc); err != nil {
+					return err
+				}
 			case spec == "involved_staff":
 				for _, id := range append([]string{facts.Reporter}, facts.StaffInvolved...) {
+					if id == "" {
+						continue
+					}
 					m, err := n.dir.Get(ctx, e.Organization, id)
 					if errors.Is(err, apperr.ErrNotFound) {
 						unresolved = append(unresolved, "staff member "+id)
@@ -226,7 +276,8 @@ func (n *Notifier) resolve(ctx context.Context, e eventlog.Event, rule policy.Re
 					add(m, cc, "your role: "+strings.ReplaceAll(role, "_", " "))
 				}
 			default:
-				return fmt.Errorf("notification rule for %s: unknown recipient %q", e.Type, spec)
+				// Never block the stream on it: record it as unresolved.
+				unresolved = append(unresolved, "unknown recipient "+spec)
 			}
 		}
 		return nil

@@ -458,3 +458,51 @@ func TestReviewOutcomeTellsStaffInvolvedAndOffersDebrief(t *testing.T) {
 		t.Errorf("no further action: %v", got)
 	}
 }
+
+// policy-map section 5 and C77: restriction events reach those who must act.
+func TestRestrictionEventsReachWhoMustAct(t *testing.T) {
+	tests := []struct {
+		name, org, eventType string
+		data                 map[string]any
+		want                 []string
+	}{
+		{"decided: the teams who apply it and staff involved", "highland-council", "restriction.decided",
+			map[string]any{"reference": "HC-R-1", "decider": "hc-tl-1", "share_with": []string{"role:service_centre", "role:online_monitor"}, "staff_involved": []string{"hc-cso-1"}},
+			[]string{"hc-cso-1", "hc-om-1", "hc-sc-1"}},
+		{"review due: the decider", "valuation-board", "restriction.review_due",
+			map[string]any{"reference": "VB-R-1", "decider": "vb-lm-1"}, []string{"vb-lm-1"}},
+		{"appeal lodged, unassigned: the council's appeal roles", "highland-council", "restriction.appeal_lodged",
+			map[string]any{"reference": "HC-R-2", "decider": "hc-tl-1"}, []string{"hc-eco-1", "hc-hos-1"}},
+		{"appeal lodged, unassigned: the Assessor", "valuation-board", "restriction.appeal_lodged",
+			map[string]any{"reference": "VB-R-2", "decider": "vb-lm-1"}, []string{"vb-ass-1"}},
+		{"appeal assigned: the appeal officer", "highland-council", "restriction.appeal_assigned",
+			map[string]any{"reference": "HC-R-3", "appeal_officer": "hc-hos-1"}, []string{"hc-hos-1"}},
+		{"appeal decided: decider and staff involved", "valuation-board", "restriction.appeal_decided",
+			map[string]any{"reference": "VB-R-3", "decider": "vb-lm-1", "appeal_officer": "vb-ass-1", "staff_involved": []string{"vb-staff-1"}},
+			[]string{"vb-lm-1", "vb-staff-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness()
+			tt.data["subject"] = "subjects/secret-subject"
+			e, err := eventlog.Next(nil, eventlog.Change{AggregateType: "restriction", AggregateID: "r1", Type: tt.eventType, Organization: tt.org, Actor: "x", Time: fixedNow, Data: tt.data})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.n.Handle(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, d := range h.deliveries.all() {
+				ids = append(ids, d.Recipient)
+				if d.Status != delivery.StatusQueued || !strings.Contains(d.Text, portal+"restrictions/r1") || strings.Contains(d.Text, "secret-subject") {
+					t.Errorf("delivery %+v", d)
+				}
+			}
+			sort.Strings(ids)
+			if fmt.Sprint(ids) != fmt.Sprint(tt.want) {
+				t.Errorf("recipients %v, want %v", ids, tt.want)
+			}
+		})
+	}
+}

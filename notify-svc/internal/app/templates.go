@@ -143,4 +143,89 @@ Open it in ContactGuard: {{.Link}}
 <p>You may also ask for a short time away from contact, or to have no further contact with this customer.</p>
 <p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
 `+footerHTML),
+	"restriction.decided": newTemplate(
+		`Restriction {{.Reference}} decided: please apply it`,
+		`Dear {{.RecipientName}},
+
+A restriction on a customer's contact has been decided ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: read the staff marker in ContactGuard and apply the arrangements it gives when this customer makes contact. It holds only what you need to apply it.
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>A restriction on a customer's contact has been decided ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> read the staff marker in ContactGuard and apply the arrangements it gives when this customer makes contact. It holds only what you need to apply it.</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
+	"restriction.review_due": newTemplate(
+		`Restriction {{.Reference}} is due for review`,
+		`Dear {{.RecipientName}},
+
+A restriction on a customer's contact is due for review ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: review whether the restriction is still needed and proportionate, and record the outcome (C25).
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>A restriction on a customer's contact is due for review ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> review whether the restriction is still needed and proportionate, and record the outcome (C25).</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
+	"restriction.appeal_lodged": newTemplate(
+		`Appeal against restriction {{.Reference}}`,
+		`Dear {{.RecipientName}},
+
+An appeal against a restriction on a customer's contact has been lodged ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: hear the appeal and record its outcome (upheld, varied or lifted) with your reasons; you must not be the person who decided the restriction (C24).
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>An appeal against a restriction on a customer's contact has been lodged ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> hear the appeal and record its outcome (upheld, varied or lifted) with your reasons; you must not be the person who decided the restriction (C24).</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
+	"restriction.appeal_assigned": newTemplate(
+		`Appeal against restriction {{.Reference}} assigned to you`,
+		`Dear {{.RecipientName}},
+
+An appeal against a restriction on a customer's contact has been assigned to you ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: hear the appeal and record its outcome (upheld, varied or lifted) with your reasons (C24).
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>An appeal against a restriction on a customer's contact has been assigned to you ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> hear the appeal and record its outcome (upheld, varied or lifted) with your reasons (C24).</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
+	"restriction.appeal_decided": newTemplate(
+		`Appeal against restriction {{.Reference}} decided`,
+		`Dear {{.RecipientName}},
+
+The appeal against a restriction on a customer's contact has been decided ({{.Reason}}).
+
+Reference: {{.Reference}}
+What is needed of you: read the outcome in ContactGuard; if the restriction was varied or lifted, apply the new arrangements.
+
+Open it in ContactGuard: {{.Link}}
+`+footerText,
+		`<p>Dear {{.RecipientName}},</p>
+<p>The appeal against a restriction on a customer's contact has been decided ({{.Reason}}).</p>
+<p><strong>Reference:</strong> {{.Reference}}<br>
+<strong>What is needed of you:</strong> read the outcome in ContactGuard; if the restriction was varied or lifted, apply the new arrangements.</p>
+<p><a href="{{.Link}}">Open {{.Reference}} in ContactGuard</a></p>
+`+footerHTML),
 }
