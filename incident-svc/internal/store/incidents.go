@@ -4,7 +4,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"sort"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/contactguard/contactguard/incident-svc/internal/app"
 	"github.com/contactguard/contactguard/incident-svc/internal/domain"
-	"github.com/contactguard/contactguard/platform/apperr"
 	"github.com/contactguard/contactguard/platform/mongox"
 )
 
@@ -60,35 +58,12 @@ func (s *Incidents) Save(ctx context.Context, inc domain.Incident) error {
 	tasks := inc.PendingTasks()
 	doc := incidentDoc{Incident: inc, SortKey: sortKey(inc), PendingTasks: tasks, HasPending: len(tasks) > 0,
 		UpdateKey: fmt.Sprintf("%020d/%s", inc.UpdateTime.UnixNano(), inc.ID)}
-	filter := bson.D{{Key: "_id", Value: inc.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: inc.Version}}}}
-	_, err := s.coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
-	if mongox.IsDuplicateKey(err) {
-		return nil // a newer version is already there
-	}
-	if err != nil {
-		return fmt.Errorf("save incident %s: %w", inc.ID, err)
-	}
-	return nil
+	return mongox.ReplaceIfNewer(ctx, s.coll, inc.ID, inc.Version, doc)
 }
 
 // Versions returns the stored version of every incident.
 func (s *Incidents) Versions(ctx context.Context) (map[string]int64, error) {
-	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "version", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("incident versions: %w", err)
-	}
-	var rows []struct {
-		ID      string `bson:"_id"`
-		Version int64  `bson:"version"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("incident versions: %w", err)
-	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.ID] = r.Version
-	}
-	return out, nil
+	return mongox.Versions(ctx, s.coll)
 }
 
 // List returns a page of incidents matching q, newest first, and the token
@@ -140,11 +115,11 @@ func (s *Incidents) List(ctx context.Context, q app.Query) ([]domain.Incident, s
 		add("occur_time", occur)
 	}
 	if q.PageToken != "" {
-		after, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err != nil || len(after) == 0 {
-			return nil, "", apperr.Invalid("page_token", "is not a token this service issued; start again without it")
+		after, err := mongox.ParsePageToken(q.PageToken)
+		if err != nil {
+			return nil, "", err
 		}
-		add("sort_key", bson.D{{Key: "$lt", Value: string(after)}})
+		add("sort_key", bson.D{{Key: "$lt", Value: after}})
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
 	cur, err := s.coll.Find(ctx, filter, opts)
@@ -158,7 +133,7 @@ func (s *Incidents) List(ctx context.Context, q app.Query) ([]domain.Incident, s
 	next := ""
 	if len(docs) > q.PageSize {
 		docs = docs[:q.PageSize]
-		next = base64.RawURLEncoding.EncodeToString([]byte(docs[len(docs)-1].SortKey))
+		next = mongox.PageToken(docs[len(docs)-1].SortKey)
 	}
 	out := make([]domain.Incident, len(docs))
 	for i, d := range docs {
@@ -175,11 +150,11 @@ func (s *Incidents) Queue(ctx context.Context, org, task string, pageSize int, p
 		filter = append(filter, bson.E{Key: "pending_tasks", Value: task})
 	}
 	if pageToken != "" {
-		after, err := base64.RawURLEncoding.DecodeString(pageToken)
-		if err != nil || len(after) == 0 {
-			return nil, "", apperr.Invalid("page_token", "is not a token this service issued; start again without it")
+		after, err := mongox.ParsePageToken(pageToken)
+		if err != nil {
+			return nil, "", err
 		}
-		filter = append(filter, bson.E{Key: "update_key", Value: bson.D{{Key: "$gt", Value: string(after)}}})
+		filter = append(filter, bson.E{Key: "update_key", Value: bson.D{{Key: "$gt", Value: after}}})
 	}
 	cur, err := s.coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "update_key", Value: 1}}).SetLimit(int64(pageSize)+1))
 	if err != nil {
@@ -192,7 +167,7 @@ func (s *Incidents) Queue(ctx context.Context, org, task string, pageSize int, p
 	next := ""
 	if len(docs) > pageSize {
 		docs = docs[:pageSize]
-		next = base64.RawURLEncoding.EncodeToString([]byte(docs[len(docs)-1].UpdateKey))
+		next = mongox.PageToken(docs[len(docs)-1].UpdateKey)
 	}
 	out := make([]domain.Incident, len(docs))
 	for i, d := range docs {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/contactguard/contactguard/incident-svc/internal/app"
 	"github.com/contactguard/contactguard/incident-svc/internal/domain"
-	"github.com/contactguard/contactguard/platform/apperr"
 	"github.com/contactguard/contactguard/platform/mongox"
 )
 
@@ -45,35 +43,12 @@ type publicNamingDoc struct {
 // Save replaces the case's document unless a newer version is stored.
 func (s *PublicNamings) Save(ctx context.Context, c domain.PublicNaming) error {
 	doc := publicNamingDoc{PublicNaming: c, SortKey: fmt.Sprintf("%020d/%s", c.CreateTime.UnixNano(), c.ID)}
-	filter := bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: c.Version}}}}
-	_, err := s.coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
-	if mongox.IsDuplicateKey(err) {
-		return nil // a newer version is already there
-	}
-	if err != nil {
-		return fmt.Errorf("save public naming %s: %w", c.ID, err)
-	}
-	return nil
+	return mongox.ReplaceIfNewer(ctx, s.coll, c.ID, c.Version, doc)
 }
 
 // Versions returns the stored version of every case.
 func (s *PublicNamings) Versions(ctx context.Context) (map[string]int64, error) {
-	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "version", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("public naming versions: %w", err)
-	}
-	var rows []struct {
-		ID      string `bson:"_id"`
-		Version int64  `bson:"version"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("public naming versions: %w", err)
-	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.ID] = r.Version
-	}
-	return out, nil
+	return mongox.Versions(ctx, s.coll)
 }
 
 // List returns a page of cases matching q, newest first, and the token of
@@ -99,11 +74,11 @@ func (s *PublicNamings) List(ctx context.Context, q app.NamingQuery) ([]domain.P
 		})
 	}
 	if q.PageToken != "" {
-		after, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err != nil || len(after) == 0 {
-			return nil, "", apperr.Invalid("page_token", "is not a token this service issued; start again without it")
+		after, err := mongox.ParsePageToken(q.PageToken)
+		if err != nil {
+			return nil, "", err
 		}
-		add("sort_key", bson.D{{Key: "$lt", Value: string(after)}})
+		add("sort_key", bson.D{{Key: "$lt", Value: after}})
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
 	cur, err := s.coll.Find(ctx, filter, opts)
@@ -117,7 +92,7 @@ func (s *PublicNamings) List(ctx context.Context, q app.NamingQuery) ([]domain.P
 	next := ""
 	if len(docs) > q.PageSize {
 		docs = docs[:q.PageSize]
-		next = base64.RawURLEncoding.EncodeToString([]byte(docs[len(docs)-1].SortKey))
+		next = mongox.PageToken(docs[len(docs)-1].SortKey)
 	}
 	out := make([]domain.PublicNaming, len(docs))
 	for i, d := range docs {

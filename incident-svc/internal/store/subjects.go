@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"unicode"
@@ -81,9 +80,7 @@ func searchPrefix(prefix string) string {
 }
 
 // SaveSubject replaces the subject's document unless a newer version is
-// stored. FerretDB's updates are not isolated, so a slower writer of an
-// older version can overwrite a newer one: the writer reads the version
-// back and writes again if it was overwritten.
+// stored.
 func (s *Subjects) SaveSubject(ctx context.Context, subj domain.Subject) error {
 	search := SearchName(subj.DisplayName)
 	keys := subj.IdentifierKeys()
@@ -91,24 +88,7 @@ func (s *Subjects) SaveSubject(ctx context.Context, subj domain.Subject) error {
 		keys = []string{}
 	}
 	doc := subjectDoc{Subject: subj, Name: subj.Name(), IdentifierKeys: keys, SearchName: search, SortKey: search + sortSeparator + subj.ID}
-	filter := bson.D{{Key: "_id", Value: subj.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: subj.Version}}}}
-	for range 3 {
-		_, err := s.coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
-		if err != nil && !mongox.IsDuplicateKey(err) { // duplicate key: a newer version is there
-			return fmt.Errorf("save subject %s: %w", subj.ID, err)
-		}
-		var stored struct {
-			Version int64 `bson:"version"`
-		}
-		err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: subj.ID}}, options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&stored)
-		if err != nil {
-			return fmt.Errorf("save subject %s: %w", subj.ID, err)
-		}
-		if stored.Version >= subj.Version {
-			return nil
-		}
-	}
-	return fmt.Errorf("save subject %s: version %d keeps being overwritten by older versions", subj.ID, subj.Version)
+	return mongox.ReplaceIfNewer(ctx, s.coll, subj.ID, subj.Version, doc)
 }
 
 // FindSubject returns what reporting needs to know of subject name of org.
@@ -129,22 +109,7 @@ func (s *Subjects) FindSubject(ctx context.Context, org, name string) (app.Subje
 
 // SubjectVersions returns the stored version of every subject.
 func (s *Subjects) SubjectVersions(ctx context.Context) (map[string]int64, error) {
-	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "version", Value: 1}}))
-	if err != nil {
-		return nil, fmt.Errorf("subject versions: %w", err)
-	}
-	var rows []struct {
-		ID      string `bson:"_id"`
-		Version int64  `bson:"version"`
-	}
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("subject versions: %w", err)
-	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.ID] = r.Version
-	}
-	return out, nil
+	return mongox.Versions(ctx, s.coll)
 }
 
 // ListSubjects returns a page of subjects matching q, by name, and the
@@ -164,11 +129,11 @@ func (s *Subjects) ListSubjects(ctx context.Context, q app.SubjectQuery) ([]doma
 		rng = append(rng, bson.E{Key: "$gte", Value: prefix}, bson.E{Key: "$lt", Value: prefix + "\U0010FFFF"})
 	}
 	if q.PageToken != "" {
-		after, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err != nil || len(after) == 0 {
-			return nil, "", apperr.Invalid("page_token", "is not a token this service issued; start again without it")
+		after, err := mongox.ParsePageToken(q.PageToken)
+		if err != nil {
+			return nil, "", err
 		}
-		rng = append(rng, bson.E{Key: "$gt", Value: string(after)})
+		rng = append(rng, bson.E{Key: "$gt", Value: after})
 	}
 	if len(rng) > 0 {
 		filter = append(filter, bson.E{Key: "sort_key", Value: rng})
@@ -181,7 +146,7 @@ func (s *Subjects) ListSubjects(ctx context.Context, q app.SubjectQuery) ([]doma
 	next := ""
 	if len(docs) > q.PageSize {
 		docs = docs[:q.PageSize]
-		next = base64.RawURLEncoding.EncodeToString([]byte(docs[len(docs)-1].SortKey))
+		next = mongox.PageToken(docs[len(docs)-1].SortKey)
 	}
 	return subjects(docs), next, nil
 }
