@@ -42,7 +42,9 @@ func run(ctx context.Context) error {
 		NotifyAddr:      env.Addr("NOTIFY_ADDR", "127.0.0.1:9094"),
 		MaxBodyBytes:    int64(env.Int("MAX_BODY_BYTES", 1<<20, 1024, 1<<30)),
 	}
-	if err := env.Err(); err != nil {
+	keys, keysErr := gw.ParseAPIKeys(env.String("API_KEYS", ""))
+	cfg.APIKeys = keys
+	if err := errors.Join(env.Err(), keysErr); err != nil {
 		return err
 	}
 	logger := logging.New("gateway", logLevel)
@@ -53,7 +55,7 @@ func run(ctx context.Context) error {
 	srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("gateway listening", "addr", addr, "dev_mode", cfg.DevMode)
+	logger.Info("gateway listening", "addr", addr, "dev_mode", cfg.DevMode, "api_keys", cfg.APIKeys.Len())
 	select {
 	case err := <-errc:
 		return err

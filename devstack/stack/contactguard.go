@@ -37,6 +37,13 @@ var All = append(append([]string(nil), Services...), Gateway)
 const (
 	DevIdentityKey = "dev-only-identity-key-0123456789abcdef-not-secret"
 	DevTokenKey    = "dev-only-token-key-0123456789abcdef-not-secret"
+	// DevEvidenceMasterKey wraps evidence data keys on a dev machine
+	// (EVIDENCE_MASTER_KEY of evidence-svc, base64 of 32 public bytes).
+	DevEvidenceMasterKey = "ZGV2LW9ubHktZXZpZGVuY2UtbWFzdGVyLWtleS0zMmI="
+	// DevAPIKeys are the telephony systems' API keys in dev mode (API_KEYS
+	// of the gateway): send X-API-Key: dev-only-telephony-hc-key-0123456789abcdef.
+	DevAPIKeys = "telephony-hc=dev-only-telephony-hc-key-0123456789abcdef:highland-council:telephony," +
+		"telephony-vb=dev-only-telephony-vb-key-0123456789abcdef:valuation-board:telephony"
 )
 
 // Addrs are the listen addresses of the stack.
@@ -115,6 +122,9 @@ type Config struct {
 	DevMode      bool   // DEV_MODE=true on the gateway
 	Addrs        Addrs
 	Env          []string // extra KEY=VALUE for every process
+	// ProcEnv holds extra KEY=VALUE for one process by name (e.g. Notify:
+	// NOTIFY_RETRY_BASE=1s), applied after Env.
+	ProcEnv map[string][]string
 }
 
 // ShortName is the service name without "-svc" (incident, notify, ...).
@@ -152,7 +162,15 @@ func (c Config) ServiceSpec(name string) Spec {
 			"PORTAL_URL="+or(c.PortalURL, "http://localhost:8080"),
 		)
 	}
-	env = append(env, c.Env...)
+	if name == Evidence {
+		// Need-to-know checks ask the owners of linked records, as the caller.
+		env = append(env,
+			"INCIDENT_ADDR="+DialAddr(c.Addrs.GRPC[Incident]),
+			"RESTRICTION_ADDR="+DialAddr(c.Addrs.GRPC[Restriction]),
+			"EVIDENCE_MASTER_KEY="+DevEvidenceMasterKey,
+		)
+	}
+	env = append(append(env, c.Env...), c.ProcEnv[name]...)
 	return Spec{
 		Name:  name,
 		Path:  filepath.Join(c.BinDir, name),
@@ -173,9 +191,9 @@ func (c Config) GatewaySpec() Spec {
 		"NOTIFY_ADDR="+DialAddr(c.Addrs.GRPC[Notify]),
 	)
 	if c.DevMode {
-		env = append(env, "DEV_MODE=true")
+		env = append(env, "DEV_MODE=true", "API_KEYS="+DevAPIKeys)
 	}
-	env = append(env, c.Env...)
+	env = append(append(env, c.Env...), c.ProcEnv[Gateway]...)
 	return Spec{
 		Name:  Gateway,
 		Path:  filepath.Join(c.BinDir, Gateway),

@@ -44,6 +44,7 @@ type Config struct {
 	EvidenceAddr    string
 	NotifyAddr      string
 	MaxBodyBytes    int64
+	APIKeys         APIKeys // machine clients (telephony); see apikey.go
 }
 
 // New returns the gateway's HTTP handler. Connections to the services are
@@ -83,6 +84,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, er
 			return nil, fmt.Errorf("register handlers for %s: %w", reg.addr, err)
 		}
 	}
+	// Evidence files stream through as bytes (evidence.go); registered after
+	// the generated handlers, so its download route is tried first.
+	evidence, err := newEvidenceRoutes(ctx, cfg, gwmux, logger)
+	if err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -91,7 +98,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, er
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /openapi/", serveOpenAPI)
 	mux.HandleFunc("POST /dev/token", devToken(cfg))
-	mux.Handle("/v1/", authenticate(cfg.Tokens, http.MaxBytesHandler(gwmux, cfg.MaxBodyBytes)))
+	api := evidence.wrap(http.MaxBytesHandler(gwmux, cfg.MaxBodyBytes))
+	mux.Handle("/v1/", cfg.APIKeys.Or(authenticate(cfg.Tokens, api), api))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 5, fmt.Sprintf("no such endpoint: %s %s (the API is under /v1/, its description at /openapi/)", r.Method, r.URL.Path))
 	})
