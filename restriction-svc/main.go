@@ -33,6 +33,7 @@ func main() {
 	schedulerEvery := svc.Env.Duration("SCHEDULER_INTERVAL", time.Minute)
 	host, _ := os.Hostname()
 	consumerName := svc.Env.String("CONSUMER_NAME", "restriction-"+host)
+	svc.MachineMethods = grpcapi.MachineMethods
 
 	svc.Run(func(ctx context.Context, d *svcmain.Deps) ([]svcmain.Job, error) {
 		events := eventlog.NewStore(d.DB, "restriction_events")

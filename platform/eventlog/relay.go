@@ -42,14 +42,8 @@ func (r *Relay) Run(ctx context.Context) error {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
-		if held, err := l.Hold(ctx); err != nil {
-			r.Logger.Warn("relay cannot reach redis", "stream", r.Stream, "error", err)
-		} else if held {
-			if err := r.checkEpoch(ctx, window); err != nil {
-				r.Logger.Warn("relay epoch check failed", "stream", r.Stream, "error", err)
-			} else if err := r.publishAll(ctx); err != nil {
-				r.Logger.Warn("relay publish failed, will retry", "stream", r.Stream, "error", err)
-			}
+		if err := r.publishAll(ctx, l, window); err != nil {
+			r.Logger.Warn("relay publish failed, will retry", "stream", r.Stream, "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -77,8 +71,19 @@ func (r *Relay) checkEpoch(ctx context.Context, window time.Duration) error {
 	return nil
 }
 
-func (r *Relay) publishAll(ctx context.Context) error {
+// publishAll publishes batches until none is left. Before every batch it
+// renews the lease and checks the epoch: a backlog can take minutes, and a
+// Redis restart in the middle must trigger the replay at once, not after
+// the backlog is through.
+func (r *Relay) publishAll(ctx context.Context, l *lease.Lease, window time.Duration) error {
 	for {
+		held, err := l.Hold(ctx)
+		if err != nil || !held {
+			return err
+		}
+		if err := r.checkEpoch(ctx, window); err != nil {
+			return err
+		}
 		events, err := r.Store.unpublished(ctx, 200)
 		if err != nil || len(events) == 0 {
 			return err

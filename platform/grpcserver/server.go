@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,10 @@ type Options struct {
 	// an identity, such as the telephony contact check behind its own API
 	// key. Health and reflection are always public.
 	Public []string
+	// MachineMethods lists the full method names a machine client (role
+	// identity.RoleTelephony) may call; every other method refuses it, so a
+	// telephony credential cannot read the register or decide anything.
+	MachineMethods []string
 	// Registry receives the call metrics; nil means prometheus.DefaultRegisterer.
 	Registry prometheus.Registerer
 }
@@ -112,6 +117,9 @@ func (s *Server) begin(ctx context.Context, method string) (context.Context, err
 	id, err := s.opts.Identity.Verify(token)
 	if err != nil {
 		return ctx, apperr.Unauthenticated("identity refused: %v", err)
+	}
+	if id.HasAnyRole(identity.RoleTelephony) && !slices.Contains(s.opts.MachineMethods, method) {
+		return ctx, apperr.Denied("%s is a machine client: it may only check and record contacts", id.StaffID)
 	}
 	return identity.NewContext(ctx, id), nil
 }

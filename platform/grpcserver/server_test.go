@@ -101,6 +101,8 @@ func start(t *testing.T) *grpc.ClientConn {
 		Identity: services,
 		Public:   []string{publicMethod},
 		Registry: prometheus.NewRegistry(),
+		// The open method doubles as the one a machine client may call.
+		MachineMethods: []string{publicMethod},
 	})
 	srv.RegisterService(&probeDesc, probe{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -144,6 +146,7 @@ func call(ctx context.Context, conn *grpc.ClientConn, method, value string, md .
 func TestIdentityIsRequiredAndVerified(t *testing.T) {
 	conn := start(t)
 	staff := identity.Identity{StaffID: "hc-cso-1", Organization: "highland-council", Roles: []string{"staff"}}
+	telephony := identity.Identity{StaffID: "telephony-hc", Organization: "highland-council", Roles: []string{identity.RoleTelephony}}
 	expired := services
 	expired.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 	tests := []struct {
@@ -169,6 +172,10 @@ func TestIdentityIsRequiredAndVerified(t *testing.T) {
 		{"public method needs no identity", publicMethod, nil, codes.OK, "anonymous|", ""},
 		{"public method still verifies an identity it is given", publicMethod, []string{identity.MetadataKey, sign(t, services, staff)},
 			codes.OK, "hc-cso-1|highland-council|staff|", ""},
+		{"machine client is refused a method not listed for it", callMethod, []string{identity.MetadataKey, sign(t, services, telephony)},
+			codes.PermissionDenied, "", "machine client"},
+		{"machine client may call its listed method", publicMethod, []string{identity.MetadataKey, sign(t, services, telephony)},
+			codes.OK, "telephony-hc|highland-council|telephony|", ""},
 		{"public method refuses a forged identity", publicMethod, []string{identity.MetadataKey, "a.b.c"}, codes.Unauthenticated, "", "identity refused"},
 	}
 	for _, tt := range tests {

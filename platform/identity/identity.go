@@ -27,6 +27,11 @@ const (
 	AudienceServices = "contactguard-services"
 )
 
+// RoleTelephony is the role of machine clients (the telephony system, the
+// inbound e-mail gateway). Every service refuses it except on the methods
+// it lists as machine methods (grpcserver.Options.MachineMethods).
+const RoleTelephony = "telephony"
+
 // MetadataKey is the gRPC metadata key carrying the signed assertion.
 const MetadataKey = "x-cg-identity"
 

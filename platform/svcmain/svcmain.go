@@ -33,6 +33,9 @@ type Service struct {
 	Name   string
 	Env    *config.Loader // read service-specific settings from it before Run
 	Config config.Service
+	// MachineMethods are the gRPC methods machine clients may call
+	// (grpcserver.Options.MachineMethods); none unless the service sets them.
+	MachineMethods []string
 }
 
 // Deps are what setup gets to wire the service.
@@ -93,8 +96,9 @@ func (s *Service) run(ctx context.Context, setup func(ctx context.Context, d *De
 		DB:     mc.Database(s.Config.MongoDB),
 		Redis:  rdb,
 		Server: grpcserver.New(grpcserver.Options{
-			Logger:   logger,
-			Identity: identity.Codec{Key: s.Config.IdentityKey, Audience: identity.AudienceServices},
+			Logger:         logger,
+			Identity:       identity.Codec{Key: s.Config.IdentityKey, Audience: identity.AudienceServices},
+			MachineMethods: s.MachineMethods,
 		}),
 	}
 	jobs, err := setup(ctx, d)

@@ -268,6 +268,7 @@ func (constant) CheckContact(context.Context, *restrictionv1.CheckContactRequest
 func serve(ctx context.Context, key []byte, logger *slog.Logger, impl restrictionv1.RestrictionServiceServer) (string, error) {
 	srv := grpcserver.New(grpcserver.Options{
 		Logger: logger, Identity: identity.Codec{Key: key, Audience: identity.AudienceServices}, Registry: prometheus.NewRegistry(),
+		MachineMethods: grpcapi.MachineMethods,
 	})
 	restrictionv1.RegisterRestrictionServiceServer(srv.Server, impl)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -25,7 +25,7 @@ import (
 
 // RoleTelephony is the role of machine clients (the telephony system, the
 // inbound e-mail gateway): they may only check and record contacts.
-const RoleTelephony = "telephony"
+const RoleTelephony = identity.RoleTelephony
 
 // EventStore records and loads restriction events.
 type EventStore interface {

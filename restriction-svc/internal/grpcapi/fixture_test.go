@@ -107,6 +107,7 @@ func (f *fixture) replica(t *testing.T, name string, consume bool) *replica {
 	}
 	srv := grpcserver.New(grpcserver.Options{
 		Logger: f.logger, Identity: identity.Codec{Key: identityKey, Audience: identity.AudienceServices}, Registry: prometheus.NewRegistry(),
+		MachineMethods: grpcapi.MachineMethods,
 	})
 	restrictionv1.RegisterRestrictionServiceServer(srv.Server, grpcapi.New(svc, checker))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

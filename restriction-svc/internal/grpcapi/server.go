@@ -29,6 +29,10 @@ type Server struct {
 	check *app.Checker
 }
 
+// MachineMethods are the only methods a machine client (the telephony
+// system) may call; the shared interceptor refuses it everything else.
+var MachineMethods = []string{restrictionv1.RestrictionService_CheckContact_FullMethodName, restrictionv1.RestrictionService_RecordContact_FullMethodName}
+
 // New returns the server over the use cases.
 func New(svc *app.Service, check *app.Checker) *Server { return &Server{svc: svc, check: check} }
 
