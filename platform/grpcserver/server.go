@@ -118,7 +118,7 @@ func (s *Server) begin(ctx context.Context, method string) (context.Context, err
 	if err != nil {
 		return ctx, apperr.Unauthenticated("identity refused: %v", err)
 	}
-	if id.HasAnyRole(identity.RoleTelephony) && !slices.Contains(s.opts.MachineMethods, method) {
+	if id.HasAnyRole(identity.RoleTelephony) && !slices.Contains(s.opts.MachineMethods, method) && !s.isPublic(method) {
 		return ctx, apperr.Denied("%s is a machine client: it may only check and record contacts", id.StaffID)
 	}
 	return identity.NewContext(ctx, id), nil

@@ -57,8 +57,9 @@ func (probe) Call(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.
 }
 
 const (
-	callMethod   = "/test.v1.Probe/Call"
-	publicMethod = "/test.v1.Probe/Open"
+	callMethod    = "/test.v1.Probe/Call"
+	publicMethod  = "/test.v1.Probe/Open"
+	machineMethod = "/test.v1.Probe/Machine"
 )
 
 func unaryHandler(full string) grpc.MethodHandler {
@@ -83,6 +84,7 @@ var probeDesc = grpc.ServiceDesc{
 	Methods: []grpc.MethodDesc{
 		{MethodName: "Call", Handler: unaryHandler(callMethod)},
 		{MethodName: "Open", Handler: unaryHandler(publicMethod)},
+		{MethodName: "Machine", Handler: unaryHandler(machineMethod)},
 	},
 }
 
@@ -97,12 +99,11 @@ var (
 func start(t *testing.T) *grpc.ClientConn {
 	t.Helper()
 	srv := grpcserver.New(grpcserver.Options{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Identity: services,
-		Public:   []string{publicMethod},
-		Registry: prometheus.NewRegistry(),
-		// The open method doubles as the one a machine client may call.
-		MachineMethods: []string{publicMethod},
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Identity:       services,
+		Public:         []string{publicMethod},
+		Registry:       prometheus.NewRegistry(),
+		MachineMethods: []string{machineMethod},
 	})
 	srv.RegisterService(&probeDesc, probe{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -174,8 +175,10 @@ func TestIdentityIsRequiredAndVerified(t *testing.T) {
 			codes.OK, "hc-cso-1|highland-council|staff|", ""},
 		{"machine client is refused a method not listed for it", callMethod, []string{identity.MetadataKey, sign(t, services, telephony)},
 			codes.PermissionDenied, "", "machine client"},
-		{"machine client may call its listed method", publicMethod, []string{identity.MetadataKey, sign(t, services, telephony)},
+		{"machine client may call its listed method", machineMethod, []string{identity.MetadataKey, sign(t, services, telephony)},
 			codes.OK, "telephony-hc|highland-council|telephony|", ""},
+		{"machine client may call an open method (health, reflection)", publicMethod, []string{identity.MetadataKey, sign(t, services, telephony)},
+			codes.OK, "telephony-hc|", ""},
 		{"public method refuses a forged identity", publicMethod, []string{identity.MetadataKey, "a.b.c"}, codes.Unauthenticated, "", "identity refused"},
 	}
 	for _, tt := range tests {

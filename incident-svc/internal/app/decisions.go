@@ -249,5 +249,12 @@ func (s *Service) checkSubject(ctx context.Context, p policy.Profile, org, field
 // WarningCount counts the warnings a subject has been given about their
 // correspondence, across the organisation's incidents (C37).
 func (s *Service) WarningCount(ctx context.Context, who identity.Identity, subject string) (int64, error) {
-	return s.incidents.CountWarnings(ctx, who.Organization, subject)
+	tallies, err := s.incidents.SubjectTallies(ctx, who.Organization, []string{subject})
+	return tallies[subject].Warnings, err
+}
+
+// SubjectTallies counts the incidents and correspondence warnings of the
+// caller's organisation's subjects named ("subjects/{id}").
+func (s *Service) SubjectTallies(ctx context.Context, who identity.Identity, subjects []string) (map[string]SubjectTally, error) {
+	return s.incidents.SubjectTallies(ctx, who.Organization, subjects)
 }

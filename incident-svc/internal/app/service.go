@@ -33,7 +33,14 @@ type ReadModel interface {
 	List(ctx context.Context, q Query) ([]domain.Incident, string, error)
 	Queue(ctx context.Context, org, task string, pageSize int, pageToken string) ([]domain.Incident, string, error)
 	Count(ctx context.Context, q Query) ([]CategoryMonth, int64, error)
-	CountWarnings(ctx context.Context, org, subject string) (int64, error)
+	SubjectTallies(ctx context.Context, org string, subjects []string) (map[string]SubjectTally, error)
+}
+
+// SubjectTally counts a subject's incidents and the warnings given about
+// their correspondence (C37).
+type SubjectTally struct {
+	Incidents int64
+	Warnings  int64
 }
 
 // SubjectFacts is what reporting an incident needs to know of its subject.

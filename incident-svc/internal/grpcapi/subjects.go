@@ -16,6 +16,7 @@ import (
 	"github.com/contactguard/contactguard/platform/apperr"
 	"github.com/contactguard/contactguard/platform/contactid"
 	"github.com/contactguard/contactguard/platform/eventlog"
+	"github.com/contactguard/contactguard/platform/identity"
 	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
 )
 
@@ -131,9 +132,7 @@ func subjectToProto(subj domain.Subject) *incidentv1.Subject {
 		UpdateTime:              timestamppb.New(subj.UpdateTime),
 		Version:                 subj.Version,
 		Creator:                 subj.Creator,
-		// IncidentCount and WarningCount stay 0: they are not counted yet
-		// (incidents do not yet emit what they would be counted from), and
-		// a made-up number would mislead staff.
+		// IncidentCount and WarningCount are filled by withTallies.
 	}
 	if r := subj.Representative; r != nil {
 		out.Representative = &incidentv1.Representative{
@@ -145,6 +144,24 @@ func subjectToProto(subj domain.Subject) *incidentv1.Subject {
 		}
 	}
 	return out
+}
+
+// withTallies fills each subject's incident and warning counts from the
+// register, in one query for the whole list.
+func (s *Server) withTallies(ctx context.Context, who identity.Identity, subjects ...*incidentv1.Subject) error {
+	names := make([]string, len(subjects))
+	for i, subj := range subjects {
+		names[i] = subj.GetName()
+	}
+	tallies, err := s.svc.SubjectTallies(ctx, who, names)
+	if err != nil {
+		return err
+	}
+	for _, subj := range subjects {
+		t := tallies[subj.GetName()]
+		subj.IncidentCount, subj.WarningCount = int32(t.Incidents), int32(t.Warnings)
+	}
+	return nil
 }
 
 // CreateSubject records a subject of the caller's organisation.
@@ -189,7 +206,11 @@ func (s *Server) GetSubject(ctx context.Context, req *incidentv1.GetSubjectReque
 	if err != nil {
 		return nil, err
 	}
-	return subjectToProto(subj), nil
+	out := subjectToProto(subj)
+	if err := s.withTallies(ctx, who, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ListSubjects returns a page of the caller's organisation's subjects, by name.
@@ -214,6 +235,9 @@ func (s *Server) ListSubjects(ctx context.Context, req *incidentv1.ListSubjectsR
 	resp := &incidentv1.ListSubjectsResponse{NextPageToken: next}
 	for _, subj := range list {
 		resp.Subjects = append(resp.Subjects, subjectToProto(subj))
+	}
+	if err := s.withTallies(ctx, who, resp.Subjects...); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
@@ -240,7 +264,11 @@ func (s *Server) UpdateSubject(ctx context.Context, req *incidentv1.UpdateSubjec
 	if err != nil {
 		return nil, err
 	}
-	return subjectToProto(subj), nil
+	out := subjectToProto(subj)
+	if err := s.withTallies(ctx, who, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // LookupSubjects finds the caller's organisation's subjects by any identifier.
@@ -264,6 +292,9 @@ func (s *Server) LookupSubjects(ctx context.Context, req *incidentv1.LookupSubje
 	resp := &incidentv1.LookupSubjectsResponse{}
 	for _, subj := range list {
 		resp.Subjects = append(resp.Subjects, subjectToProto(subj))
+	}
+	if err := s.withTallies(ctx, who, resp.Subjects...); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -115,7 +115,7 @@ func TestCreateAndGetSubject(t *testing.T) {
 		got.GetOtherNames()[0] != "Joanne Bloggs" || got.GetGivenName() != "Jo" {
 		t.Errorf("got = %v", got)
 	}
-	// Counts are not kept yet: zero, never made up.
+	// No incident names the subject yet (TestSubjectCountsIncidentsAndWarnings).
 	if got.GetIncidentCount() != 0 || got.GetWarningCount() != 0 {
 		t.Errorf("counts = %d, %d", got.GetIncidentCount(), got.GetWarningCount())
 	}
@@ -687,5 +687,52 @@ func TestRebuildRepairsTheSubjectsReadModel(t *testing.T) {
 	found, err := f.client.LookupSubjects(as(t, "hc-cso-1"), &incidentv1.LookupSubjectsRequest{Identifier: "01463 111111"})
 	if err != nil || !slices.Equal(subjNames(found.GetSubjects()), []string{"Lost Subject"}) {
 		t.Fatalf("after rebuild: %v, %v", subjNames(found.GetSubjects()), err)
+	}
+}
+
+// A subject's counts come from the register: its incidents and the
+// warnings given about its correspondence (C37), in its own organisation.
+func TestSubjectCountsIncidentsAndWarnings(t *testing.T) {
+	f := start(t)
+	subj := subjCreate(t, f, "hc-cso-1", subjPerson("Pat Caller", subjPhone("01463 711111")))
+	other := subjCreate(t, f, "hc-cso-1", subjPerson("Someone Else", subjPhone("01463 722222")))
+	var names []string
+	for _, s := range []string{subj.GetName(), subj.GetName(), other.GetName()} {
+		in := report("Shouted at the officer on the phone.")
+		in.Subject = s
+		inc, err := f.client.CreateIncident(as(t, "hc-cso-1"), &incidentv1.CreateIncidentRequest{Incident: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, inc.GetName())
+	}
+	_, err := f.client.RecordCorrespondenceDecision(as(t, "hc-tl-1"), &incidentv1.RecordCorrespondenceDecisionRequest{Name: names[0], Decision: &incidentv1.CorrespondenceDecision{
+		Unacceptable: true, Reason: "Abusive letters", SenderInformed: true, InformedBy: "hc-tl-1", WarningIssued: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.client.GetSubject(as(t, "hc-cso-2"), &incidentv1.GetSubjectRequest{Name: subj.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetIncidentCount() != 2 || got.GetWarningCount() != 1 {
+		t.Errorf("get: counts = %d incidents, %d warnings; want 2, 1", got.GetIncidentCount(), got.GetWarningCount())
+	}
+	found, err := f.client.LookupSubjects(as(t, "hc-cso-2"), &incidentv1.LookupSubjectsRequest{Identifier: "+44 1463 711111"})
+	if err != nil || len(found.GetSubjects()) != 1 {
+		t.Fatalf("lookup = %v, %v", found, err)
+	}
+	if s := found.GetSubjects()[0]; s.GetIncidentCount() != 2 || s.GetWarningCount() != 1 {
+		t.Errorf("lookup: counts = %d, %d; want 2, 1", s.GetIncidentCount(), s.GetWarningCount())
+	}
+	list, err := f.client.ListSubjects(as(t, "hc-cso-2"), &incidentv1.ListSubjectsRequest{PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list.GetSubjects() {
+		want := map[string]int32{subj.GetName(): 2, other.GetName(): 1}[s.GetName()]
+		if s.GetIncidentCount() != want {
+			t.Errorf("list: %s has %d incidents, want %d", s.GetName(), s.GetIncidentCount(), want)
+		}
 	}
 }

@@ -32,7 +32,7 @@ func TestSubjectTimeline(t *testing.T) {
 	if err := subjects.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s := (&Server{}).WithSubjects(app.NewSubjects(events, subjects))
+	s := New(app.New(events, store.NewIncidents(db), subjects)).WithSubjects(app.NewSubjects(events, subjects))
 	cso := identity.NewContext(ctx, identity.Identity{StaffID: "hc-cso-1", Organization: "highland-council", Roles: []string{"staff"}})
 	tl := identity.NewContext(ctx, identity.Identity{StaffID: "hc-tl-1", Organization: "highland-council", Roles: []string{"staff", "team_leader"}})
 	board := identity.NewContext(ctx, identity.Identity{StaffID: "vb-ass-1", Organization: "valuation-board", Roles: []string{"staff", "assessor"}})

@@ -232,12 +232,39 @@ func (s *Incidents) Count(ctx context.Context, q app.Query) ([]app.CategoryMonth
 	return out, total, nil
 }
 
-// CountWarnings counts the incidents of a subject whose correspondence
-// decision issued a warning (C37: repeated despite warnings).
-func (s *Incidents) CountWarnings(ctx context.Context, org, subject string) (int64, error) {
-	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "organization", Value: org}, {Key: "subject", Value: subject}, {Key: "correspondence.warning_issued", Value: true}})
-	if err != nil {
-		return 0, fmt.Errorf("count warnings: %w", err)
+// SubjectTallies counts, for each of the organisation's subjects named,
+// its incidents and those whose correspondence decision issued a warning
+// (C37), in one pass over the incidents of those subjects.
+func (s *Incidents) SubjectTallies(ctx context.Context, org string, subjects []string) (map[string]app.SubjectTally, error) {
+	out := make(map[string]app.SubjectTally, len(subjects))
+	if len(subjects) == 0 {
+		return out, nil
 	}
-	return n, nil
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "organization", Value: org}, {Key: "subject", Value: bson.D{{Key: "$in", Value: subjects}}}},
+		options.Find().SetProjection(bson.D{{Key: "subject", Value: 1}, {Key: "correspondence.warning_issued", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("count incidents by subject: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var row struct {
+			Subject        string `bson:"subject"`
+			Correspondence struct {
+				WarningIssued bool `bson:"warning_issued"`
+			} `bson:"correspondence"`
+		}
+		if err := cur.Decode(&row); err != nil {
+			return nil, fmt.Errorf("count incidents by subject: %w", err)
+		}
+		t := out[row.Subject]
+		t.Incidents++
+		if row.Correspondence.WarningIssued {
+			t.Warnings++
+		}
+		out[row.Subject] = t
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("count incidents by subject: %w", err)
+	}
+	return out, nil
 }
