@@ -27,7 +27,7 @@ check-generated:
 bench-restriction:
 	@cd restriction-svc && go run ./cmd/benchcheck $(BENCH_FLAGS)
 
-# Notification fault test (about 4 minutes; not part of make test): 1,000 incidents while notify-svc
+# Notification fault test (about 2 minutes plus the first build; not part of make test): 1,000 incidents while notify-svc
 # is SIGKILLed twice, the mail sink stopped 30 s and redis-server restarted empty; counts the emails
 # and prints the throughput. The baseline without faults: make fault-test FAULT_FLAGS=-quiet.
 fault-test:
