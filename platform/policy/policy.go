@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Decisions that a profile grants to roles.
@@ -49,7 +50,10 @@ type Profile struct {
 	CoversElectedMembers             bool                  `json:"covers_elected_members"`
 	ExcludesEducationSettingChildren bool                  `json:"excludes_education_setting_children"`
 	AppealDeadlineWorkingDays        int                   `json:"appeal_deadline_working_days"`
-	ReviewRestartsOnNewIncident      bool                  `json:"review_restarts_on_new_incident"`
+	// PublicHolidays are the organisation's closed days ("2026-12-25"),
+	// which working-day deadlines skip. Keep them current each year.
+	PublicHolidays              []string `json:"public_holidays"`
+	ReviewRestartsOnNewIncident bool     `json:"review_restarts_on_new_incident"`
 	// EvidenceReaders names who, besides the read_organisation_evidence
 	// roles, may read an evidence item, by their relation to it (C76):
 	// "uploader", "incident_reporter", "incident_staff_involved",
@@ -102,9 +106,20 @@ func load() map[string]Profile {
 		if err := json.Unmarshal(b, &p); err != nil {
 			panic(fmt.Sprintf("policy: %s: %v", e.Name(), err))
 		}
+		for _, day := range p.PublicHolidays {
+			if _, err := time.Parse(time.DateOnly, day); err != nil {
+				panic(fmt.Sprintf("policy: %s: public holiday %q is not a date such as 2026-12-25", e.Name(), day))
+			}
+		}
 		out[p.ID] = p
 	}
 	return out
+}
+
+// IsPublicHoliday reports whether day (its calendar date as given) is one
+// of the organisation's public holidays.
+func (p Profile) IsPublicHoliday(day time.Time) bool {
+	return slices.Contains(p.PublicHolidays, day.Format(time.DateOnly))
 }
 
 // For returns the profile of organisation id.

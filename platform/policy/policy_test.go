@@ -1,6 +1,9 @@
 package policy
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // policy-map.md section 7: who decides, hears appeals and restricts the
 // complaints process differs between the two organisations.
@@ -54,6 +57,20 @@ func TestEveryDecisionRoleIsAKnownRole(t *testing.T) {
 					t.Errorf("%s: decision %s names unknown role %q", id, decision, r)
 				}
 			}
+		}
+	}
+}
+
+// Working-day deadlines (the appeal deadline, C24) skip the organisation's
+// public holidays; both profiles carry the Scottish ones.
+func TestPublicHolidays(t *testing.T) {
+	for _, id := range Organizations() {
+		p, _ := For(id)
+		if !p.IsPublicHoliday(time.Date(2026, 12, 25, 0, 0, 0, 0, time.UTC)) || !p.IsPublicHoliday(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: Christmas Day and St Andrew's Day 2026 are not public holidays", id)
+		}
+		if p.IsPublicHoliday(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: an ordinary Tuesday is a public holiday", id)
 		}
 	}
 }

@@ -608,7 +608,7 @@ func (r Restriction) Decide(history []eventlog.Event, actor Actor, in DecideInpu
 		pl.StartTime, pl.EndTime, pl.NoEndReason = start, in.EndTime, in.NoEndReason
 		pl.ReviewInterval = int64(in.ReviewInterval / time.Second)
 		pl.NextReviewTime, pl.ReviewWaivedReason = next, waived
-		pl.AppealDeadline = AppealDeadline(now, days)
+		pl.AppealDeadline = AppealDeadline(now, days, actor.Profile.IsPublicHoliday)
 	})
 	return e, err
 }
@@ -636,15 +636,15 @@ func reviewSchedule(timeField, reasonField string, at time.Time, waived string, 
 }
 
 // AppealDeadline is the last moment to lodge an appeal: the end of the
-// working day (Monday to Friday, Europe/London) that is days working days
-// after from. Public holidays are not counted out.
-func AppealDeadline(from time.Time, days int) time.Time {
+// working day (Monday to Friday, Europe/London, not a public holiday) that
+// is days working days after from.
+func AppealDeadline(from time.Time, days int, isPublicHoliday func(time.Time) bool) time.Time {
 	loc := london()
 	d := from.In(loc)
 	day := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
 	for n := 0; n < days; {
 		day = day.AddDate(0, 0, 1)
-		if wd := day.Weekday(); wd != time.Saturday && wd != time.Sunday {
+		if wd := day.Weekday(); wd != time.Saturday && wd != time.Sunday && !isPublicHoliday(day) {
 			n++
 		}
 	}

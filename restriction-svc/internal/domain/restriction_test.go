@@ -353,11 +353,22 @@ func TestC24_AppealAssignedToSomeoneWhoTookNoPartAndDecidedByThem(t *testing.T) 
 // C24 and the profile: an appeal must be lodged within the deadline (20
 // working days by default).
 func TestC24_AppealDeadlineIsTwentyWorkingDays(t *testing.T) {
-	// Monday 23 November 2026 + 20 working days = Monday 21 December 2026.
-	got := AppealDeadline(now, 20)
-	want := time.Date(2026, 12, 21, 23, 59, 59, 0, time.UTC) // GMT in December
+	// Monday 23 November 2026 + 20 working days = Monday 21 December 2026,
+	// or Tuesday 22 December when St Andrew's Day (Monday 30 November) is a
+	// public holiday, as both profiles say.
+	noHolidays := func(time.Time) bool { return false }
+	if got, want := AppealDeadline(now, 20, noHolidays), time.Date(2026, 12, 21, 23, 59, 59, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("deadline without holidays %s, want %s", got, want)
+	}
+	council, _ := policy.For("highland-council")
+	got := AppealDeadline(now, 20, council.IsPublicHoliday)
+	want := time.Date(2026, 12, 22, 23, 59, 59, 0, time.UTC) // GMT in December
 	if !got.Equal(want) {
 		t.Fatalf("deadline %s, want %s", got, want)
+	}
+	// Over Christmas: Friday 18 December 2026 + 5 working days (21-24, then 29: 25 and 28 are holidays).
+	if got, want := AppealDeadline(time.Date(2026, 12, 18, 10, 0, 0, 0, time.UTC), 5, council.IsPublicHoliday), time.Date(2026, 12, 29, 23, 59, 59, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("deadline over Christmas %s, want %s", got, want)
 	}
 	a := imposed(t, "hc-tl-1", automatedPhone)
 	if !a.r.AppealDeadline.Equal(want) {
