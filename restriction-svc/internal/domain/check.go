@@ -205,11 +205,29 @@ type Counter struct {
 // midnight.
 const periodAnchor = 4 * 24 * 60 * 60
 
-// PeriodBounds returns the calendar period of length p holding t.
+// PeriodBounds returns the calendar period of length p holding t. Periods
+// of whole days follow the UK calendar (Europe/London): a day starts at
+// local midnight and a week on Monday, in summer as in winter, so such a
+// period lasts 23 or 25 hours across a clock change. Shorter periods are
+// plain multiples of p from the anchor.
 func PeriodBounds(t time.Time, p time.Duration) (start, end time.Time) {
+	const day = 24 * time.Hour
+	if p%day == 0 {
+		loc := london()
+		local := t.In(loc)
+		// Days since the anchor Monday, counted on the local calendar.
+		days := int64(time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC).Unix()-periodAnchor) / 86400
+		span := int64(p / day)
+		n := days / span
+		if days < 0 && days%span != 0 {
+			n--
+		}
+		first := time.Date(1970, 1, 5, 0, 0, 0, 0, loc).AddDate(0, 0, int(n*span))
+		return first.UTC(), first.AddDate(0, 0, int(span)).UTC()
+	}
 	secs := int64(p / time.Second)
 	n := (t.Unix() - periodAnchor) / secs
-	if t.Unix() < periodAnchor {
+	if t.Unix() < periodAnchor && (t.Unix()-periodAnchor)%secs != 0 {
 		n--
 	}
 	start = time.Unix(periodAnchor+n*secs, 0).UTC()

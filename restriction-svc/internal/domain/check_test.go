@@ -202,12 +202,28 @@ func TestIdentifierKindFollowsTheChannel(t *testing.T) {
 }
 
 func TestPeriodBoundsAreCalendarPeriods(t *testing.T) {
-	s, e := PeriodBounds(time.Date(2026, 11, 29, 23, 59, 0, 0, time.UTC), 7*24*time.Hour) // Sunday
-	if s.Weekday() != time.Monday || e.Sub(s) != 7*24*time.Hour || s.Day() != 23 {
-		t.Errorf("week %s - %s", s, e)
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
 	}
-	s, _ = PeriodBounds(time.Date(2026, 11, 29, 23, 59, 0, 0, time.UTC), 24*time.Hour)
-	if !s.Equal(time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("day starts %s", s)
+	at := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, london) }
+	tests := []struct {
+		name       string
+		t          time.Time
+		period     time.Duration
+		start, end time.Time
+	}{
+		{"winter week runs Monday to Monday", at(2026, 11, 29, 23, 59), 7 * 24 * time.Hour, at(2026, 11, 23, 0, 0), at(2026, 11, 30, 0, 0)},
+		{"winter day starts at midnight", at(2026, 11, 29, 23, 59), 24 * time.Hour, at(2026, 11, 29, 0, 0), at(2026, 11, 30, 0, 0)},
+		{"summer day starts at local midnight, not 01:00", at(2026, 7, 14, 0, 30), 24 * time.Hour, at(2026, 7, 14, 0, 0), at(2026, 7, 15, 0, 0)},
+		{"summer week starts Monday local midnight", at(2026, 7, 13, 0, 30), 7 * 24 * time.Hour, at(2026, 7, 13, 0, 0), at(2026, 7, 20, 0, 0)},
+		{"the day the clocks go forward lasts 23 hours", at(2026, 3, 29, 12, 0), 24 * time.Hour, at(2026, 3, 29, 0, 0), at(2026, 3, 30, 0, 0)},
+		{"hourly periods are plain hours", at(2026, 11, 24, 10, 59), time.Hour, at(2026, 11, 24, 10, 0), at(2026, 11, 24, 11, 0)},
+	}
+	for _, tt := range tests {
+		s, e := PeriodBounds(tt.t, tt.period)
+		if !s.Equal(tt.start) || !e.Equal(tt.end) {
+			t.Errorf("%s: %s - %s, want %s - %s", tt.name, s.In(london), e.In(london), tt.start, tt.end)
+		}
 	}
 }
