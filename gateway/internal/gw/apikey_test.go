@@ -37,6 +37,8 @@ func startKeyedGateway(t *testing.T) string {
 	t.Helper()
 	srv := grpcserver.New(grpcserver.Options{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Identity: assertions, Registry: prometheus.NewRegistry(),
+		// As restriction-svc: the telephony identity may call these only.
+		MachineMethods: []string{restrictionv1.RestrictionService_CheckContact_FullMethodName, restrictionv1.RestrictionService_RecordContact_FullMethodName},
 	})
 	restrictionv1.RegisterRestrictionServiceServer(srv.Server, fakeRestrictions{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

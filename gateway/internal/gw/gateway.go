@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/contactguard/contactguard/gateway/internal/portal"
 	"github.com/contactguard/contactguard/platform/directory"
 	"github.com/contactguard/contactguard/platform/grpcserver"
 	"github.com/contactguard/contactguard/platform/identity"
@@ -98,6 +99,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, er
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /openapi/", serveOpenAPI)
 	mux.HandleFunc("POST /dev/token", devToken(cfg))
+	mux.HandleFunc("GET /dev/staff", devStaff(cfg))
+	// The staff portal: its shell for / and the pages emails link to, and
+	// its static assets; every other path keeps the JSON 404 below.
+	portal.Register(mux)
 	api := evidence.wrap(http.MaxBytesHandler(gwmux, cfg.MaxBodyBytes))
 	mux.Handle("/v1/", cfg.APIKeys.Or(authenticate(cfg.Tokens, api), api))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -181,6 +186,37 @@ func devToken(cfg Config) http.HandlerFunc {
 			"token": token, "staff_id": m.ID, "organization": m.Organization, "roles": m.Roles,
 			"expires_in": int(cfg.Tokens.TTL.Seconds()),
 		})
+	}
+}
+
+// devStaff lists the seeded staff a dev token can be issued for (the
+// portal's dev sign-in), in dev mode only: id, name, organisation, roles
+// and team, never an email address.
+func devStaff(cfg Config) http.HandlerFunc {
+	type member struct {
+		ID               string   `json:"staff_id"`
+		Name             string   `json:"name"`
+		Organization     string   `json:"organization"`
+		OrganizationName string   `json:"organization_name"`
+		Roles            []string `json:"roles"`
+		Team             string   `json:"team"`
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if !cfg.DevMode {
+			writeError(w, http.StatusForbidden, 7, "the seeded staff list is refused: the gateway is not in dev mode (DEV_MODE=true is for development machines only)")
+			return
+		}
+		staff := directory.Seed()
+		out := make([]member, 0, len(staff))
+		for _, m := range staff {
+			orgName := m.Organization
+			if p, ok := policy.For(m.Organization); ok && p.Name != "" {
+				orgName = p.Name
+			}
+			out = append(out, member{ID: m.ID, Name: m.Name, Organization: m.Organization, OrganizationName: orgName, Roles: m.Roles, Team: m.Team})
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]any{"staff": out})
 	}
 }
 

@@ -271,7 +271,7 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		{"unknown OpenAPI document", "GET", "/openapi/nope.json", 404, `"code":5`},
 		{"health", "GET", "/healthz", 200, `"ok"`},
 		{"unknown path", "GET", "/nope", 404, `"code":5`},
-		{"root", "GET", "/", 404, "/openapi/"},
+		{"POST to the portal's root", "POST", "/", 404, "/openapi/"},
 		{"dev token by GET", "GET", "/dev/token", 404, `"code":5`},
 	}
 	for _, tt := range tests {
