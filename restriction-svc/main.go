@@ -4,7 +4,9 @@
 // events, relays them to the Redis stream "<prefix>:events:restriction",
 // consumes incident-svc's stream (subjects, reviews ending in active
 // management) and keeps every replica's contact-check index current through
-// a Redis pub/sub change feed. See docs/adr/0005-contact-check.md.
+// a Redis pub/sub change feed. The incidents and evidence staff cite are
+// checked with incident-svc and evidence-svc, as the caller. See
+// docs/adr/0005-contact-check.md.
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"github.com/contactguard/contactguard/restriction-svc/internal/domain"
 	"github.com/contactguard/contactguard/restriction-svc/internal/grpcapi"
 	"github.com/contactguard/contactguard/restriction-svc/internal/index"
+	"github.com/contactguard/contactguard/restriction-svc/internal/links"
 	"github.com/contactguard/contactguard/restriction-svc/internal/store"
 )
 
@@ -33,6 +36,8 @@ func main() {
 	schedulerEvery := svc.Env.Duration("SCHEDULER_INTERVAL", time.Minute)
 	host, _ := os.Hostname()
 	consumerName := svc.Env.String("CONSUMER_NAME", "restriction-"+host)
+	incidentAddr := svc.Env.Addr("INCIDENT_ADDR", "127.0.0.1:9091")
+	evidenceAddr := svc.Env.Addr("EVIDENCE_ADDR", "127.0.0.1:9093")
 	svc.MachineMethods = grpcapi.MachineMethods
 
 	svc.Run(func(ctx context.Context, d *svcmain.Deps) ([]svcmain.Job, error) {
@@ -57,7 +62,13 @@ func main() {
 				return entries, subs, err
 			},
 		}
-		uc := app.New(events, restrictions, idx, feed)
+		// Incidents and evidence cited by staff are checked with their
+		// owners, as the caller; connections are lazy.
+		cited, err := links.Dial(incidentAddr, evidenceAddr, 5*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		uc := app.New(events, restrictions, idx, feed, cited)
 		if err := rebuild(ctx, d, events, restrictions, uc); err != nil {
 			return nil, err
 		}
@@ -79,7 +90,9 @@ func main() {
 			Interval: schedulerEvery, Logger: d.Logger,
 		}
 		d.Logger.Info("contact check configured", "fail_mode", failMode, "store_timeout", storeTimeout.String())
-		return []svcmain.Job{feed.Run, relay.Run, consumer.Run, scheduler.Run}, nil
+		d.Logger.Info("cited incidents and evidence are checked with their owners", "incident_addr", incidentAddr, "evidence_addr", evidenceAddr)
+		closeLinks := func(ctx context.Context) error { <-ctx.Done(); cited.Close(); return nil }
+		return []svcmain.Job{feed.Run, relay.Run, consumer.Run, scheduler.Run, closeLinks}, nil
 	})
 }
 

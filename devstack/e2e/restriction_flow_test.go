@@ -59,14 +59,14 @@ func TestRestrictionCouncilFromReviewToAppeal(t *testing.T) {
 	s := need(t)
 	officer, leader, eco := s.token(t, councilOfficer), s.token(t, "hc-tl-1"), s.token(t, "hc-eco-1")
 	national, e164 := phoneNumber("1463")
-	subject, synthetic := s.createSubject(t, officer, councilOrg, national)
-	incident := s.reviewActiveManagement(t, councilOrg, officer, "hc-tl-1", leader, subject, synthetic)
+	subject := s.subjectWithPhone(t, officer, national)
+	incident := s.activeManagementReview(t, officer, leader, subject)
 	proposal := s.waitProposal(t, leader, subject, incident)
 	name := proposal["name"].(string)
 	if proposal["state"] != "STATE_PROPOSED" {
 		t.Fatalf("proposal state %v", proposal["state"])
 	}
-	t.Logf("%s proposed from %s (subject %s, synthetic events: %v)", proposal["reference"], incident, subject, synthetic)
+	t.Logf("%s proposed from %s (subject %s)", proposal["reference"], incident, subject)
 	if got := s.checkPhone(t, councilTelephonyKey, national); got != "TREATMENT_ALLOW" {
 		t.Fatalf("a proposal applies: %s", got)
 	}
@@ -137,8 +137,8 @@ func TestRestrictionBoardLineManagerDecidesAssessorHearsAppeal(t *testing.T) {
 	s := need(t)
 	staff, lm, assessor := s.token(t, valuationStaff), s.token(t, "vb-lm-1"), s.token(t, "vb-ass-1")
 	national, _ := phoneNumber("1851")
-	subject, synthetic := s.createSubject(t, staff, boardOrg, national)
-	incident := s.reviewActiveManagement(t, boardOrg, staff, "vb-lm-1", lm, subject, synthetic)
+	subject := s.subjectWithPhone(t, staff, national)
+	incident := s.activeManagementReview(t, staff, lm, subject)
 	name := s.waitProposal(t, lm, subject, incident)["name"].(string)
 	expect(t, s.call(t, http.MethodPost, "/v1/"+name+":decide", staff, decideBody()), "board staff decides", http.StatusForbidden)
 	expect(t, s.call(t, http.MethodPost, "/v1/"+name+":decide", s.token(t, councilOfficer), decideBody()), "the council decides the board's", http.StatusNotFound)
@@ -185,9 +185,10 @@ func TestRestrictionVolumeLimitRefusesTheFourthCall(t *testing.T) {
 	s := need(t)
 	officer, sup := s.token(t, councilOfficer), s.token(t, "hc-sup-1")
 	national, e164 := phoneNumber("1463")
-	subject, _ := s.createSubject(t, officer, councilOrg, national)
+	subject := s.subjectWithPhone(t, officer, national)
+	incident := s.reportAbout(t, officer, subject)
 	r := s.call(t, http.MethodPost, "/v1/restrictions", officer, map[string]any{
-		"subject": subject, "incidents": []string{"incidents/e2e" + randomHex(4)},
+		"subject": subject, "incidents": []string{incident},
 		"behaviour": "Calls many times a day.", "impact": "Blocks the line for other callers.",
 		"rules": []any{map[string]any{"volumeLimit": map[string]any{"channel": "CONTACT_CHANNEL_PHONE", "maxContacts": 3, "period": "604800s"}}},
 	})
@@ -223,9 +224,10 @@ func TestRestrictionInvalidInputNamesTheField(t *testing.T) {
 	s := need(t)
 	officer, leader := s.token(t, councilOfficer), s.token(t, "hc-tl-1")
 	national, _ := phoneNumber("1463")
-	subject, _ := s.createSubject(t, officer, councilOrg, national)
+	subject := s.subjectWithPhone(t, officer, national)
+	incident := s.reportAbout(t, officer, subject)
 	propose := func(rules ...any) response {
-		return s.call(t, http.MethodPost, "/v1/restrictions", officer, map[string]any{"subject": subject, "incidents": []string{"incidents/x1"}, "rules": rules})
+		return s.call(t, http.MethodPost, "/v1/restrictions", officer, map[string]any{"subject": subject, "incidents": []string{incident}, "rules": rules})
 	}
 	wantField := func(r response, what, field string) {
 		t.Helper()
@@ -251,4 +253,47 @@ func TestRestrictionInvalidInputNamesTheField(t *testing.T) {
 	c := s.keyCall(t, http.MethodPost, "/v1/contact:check", councilTelephonyKey, map[string]any{"channel": "CONTACT_CHANNEL_PHONE", "identifier": "call me maybe"})
 	wantField(c, "an unparseable phone number", "identifier")
 	expect(t, s.call(t, http.MethodGet, "/v1/restrictions/doesnotexist", leader, nil), "an unknown restriction", http.StatusNotFound)
+}
+
+// A restriction cites only incidents of the organisation that the proposer
+// may read (C24): restriction-svc asks incident-svc as the caller. An
+// unknown or another organisation's incident is 404 naming the field,
+// another officer's incident 403; nothing is recorded.
+func TestRestrictionCitesOnlyIncidentsTheProposerMayRead(t *testing.T) {
+	s := need(t)
+	officer, colleague, boardStaff := s.token(t, councilOfficer), s.token(t, "hc-cso-2"), s.token(t, valuationStaff)
+	national, _ := phoneNumber("1463")
+	subject := s.subjectWithPhone(t, officer, national)
+	incident := s.reportAbout(t, officer, subject)
+	propose := func(tok, subject, incident string) response {
+		return s.call(t, http.MethodPost, "/v1/restrictions", tok, map[string]any{
+			"subject": subject, "incidents": []string{incident}, "behaviour": "Abusive calls.",
+			"rules": []any{map[string]any{"automatedService": map[string]any{}}},
+		})
+	}
+	wantMessage := func(r response, what string, code int, parts ...string) {
+		t.Helper()
+		expect(t, r, what, code)
+		for _, p := range parts {
+			if !strings.Contains(r.str("message"), p) {
+				t.Errorf("%s: message %q lacks %q", what, r.str("message"), p)
+			}
+		}
+	}
+	unknown := otherID(incident)
+	wantMessage(propose(officer, subject, unknown), "citing an unknown incident", http.StatusNotFound,
+		"restriction.incidents: "+unknown+" is not an incident of The Highland Council")
+	wantMessage(propose(colleague, subject, incident), "citing another officer's incident", http.StatusForbidden,
+		"restriction.incidents:", "you may not read "+incident)
+	boardNational, _ := phoneNumber("1851")
+	boardSubject := s.subjectWithPhone(t, boardStaff, boardNational)
+	wantMessage(propose(boardStaff, boardSubject, incident), "the board citing the council's incident", http.StatusNotFound,
+		"restriction.incidents: "+incident+" is not an incident of")
+	if got := s.restrictionsOf(t, s.token(t, "hc-tl-1"), subject); len(got) != 0 {
+		t.Fatalf("refused proposals were recorded: %v", got)
+	}
+	if got := s.restrictionsOf(t, s.token(t, "vb-lm-1"), boardSubject); len(got) != 0 {
+		t.Fatalf("the board's refused proposal was recorded: %v", got)
+	}
+	expect(t, propose(officer, subject, incident), "citing the officer's own incident", http.StatusOK)
 }

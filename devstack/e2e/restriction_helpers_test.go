@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -72,67 +70,22 @@ func phoneNumber(area string) (national, e164 string) {
 	return "0" + area + " " + local, "+44" + area + local
 }
 
-// publishIncidentEvent puts a synthetic incident-svc event on the incident
-// stream, in the shape of platform/eventlog.Event, as incident-svc's relay
-// would. Used where incident-svc does not offer the API yet (501).
-func (s *testStack) publishIncidentEvent(t *testing.T, org, aggregateType, aggregateID, typ, actor string, payload any) {
-	t.Helper()
-	p, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := map[string]any{
-		"id": aggregateID + "#00000001", "aggregate_type": aggregateType, "aggregate_id": aggregateID, "seq": 1,
-		"type": typ, "organization": org, "actor": actor, "time": time.Now().UTC().Format(time.RFC3339Nano),
-		"payload": string(p), "prev_hash": "", "hash": "",
-	}
-	body, _ := json.Marshal(e)
-	opts, err := redis.ParseURL(s.cfg.RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
-	stream := s.cfg.StreamPrefix + ":events:incident"
-	if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, Values: map[string]any{"event": body}}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("published synthetic %s for %s on %s", typ, aggregateID, stream)
-}
-
-// createSubject creates a subject with a phone number through
-// incident-svc's REST API, or, while that answers 501, through a synthetic
-// subject.created event. It waits until restriction-svc knows the subject
-// (its marker answers).
-func (s *testStack) createSubject(t *testing.T, tok, org, number string) (name string, synthetic bool) {
+// subjectWithPhone creates a subject with a phone number through
+// incident-svc's REST API and waits until restriction-svc knows it (its
+// marker answers).
+func (s *testStack) subjectWithPhone(t *testing.T, tok, number string) string {
 	t.Helper()
 	r := s.call(t, http.MethodPost, "/v1/subjects", tok, map[string]any{
 		"kind": "KIND_SERVICE_USER", "displayName": "Jo Bloggs",
 		"identifiers": []map[string]any{{"type": "TYPE_PHONE", "value": number}},
 	})
-	switch r.Code {
-	case http.StatusOK:
-		name = r.str("name")
-	case http.StatusNotImplemented:
-		synthetic = true
-		id := "e2e" + randomHex(6)
-		name = "subjects/" + id
-		e164, err := normalizeUK(number)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.publishIncidentEvent(t, org, "subject", id, "subject.created", "e2e", map[string]any{
-			"name": name, "kind": "service_user", "display_name": "Jo Bloggs",
-			"identifiers": []map[string]string{{"kind": "phone", "value": e164}},
-		})
-	default:
-		t.Fatalf("POST /v1/subjects: status %d: %s", r.Code, r.Raw)
-	}
+	expect(t, r, "POST /v1/subjects", http.StatusOK)
+	name := r.str("name")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		m := s.call(t, http.MethodGet, "/v1/"+name+"/marker", tok, nil)
 		if m.Code == http.StatusOK {
-			return name, synthetic
+			return name
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("restriction-svc does not know %s after 30s: %d %s", name, m.Code, m.Raw)
@@ -141,43 +94,29 @@ func (s *testStack) createSubject(t *testing.T, tok, org, number string) (name s
 	}
 }
 
-// normalizeUK turns "01463 712345" into "+441463712345" (enough for the
-// synthetic events of these tests; the services use platform/contactid).
-func normalizeUK(n string) (string, error) {
-	n = strings.ReplaceAll(n, " ", "")
-	if !strings.HasPrefix(n, "0") {
-		return "", errors.New("not a national number")
-	}
-	return "+44" + n[1:], nil
+// reportAbout reports an incident about the subject through incident-svc
+// and returns its name: the record a restriction cites (C24).
+func (s *testStack) reportAbout(t *testing.T, tok, subject string) string {
+	t.Helper()
+	body := incidentBody("Caller shouted at the officer and threatened to keep calling.")
+	body["subject"] = subject
+	inc := s.call(t, http.MethodPost, "/v1/incidents", tok, body)
+	expect(t, inc, "POST /v1/incidents with a subject", http.StatusOK)
+	return inc.str("name")
 }
 
-// reviewActiveManagement records a manager review with the outcome active
-// management through incident-svc (report an incident for the subject, then
-// :review), or, while that API answers 501 or the subject is synthetic,
-// through a synthetic incident.reviewed event. It returns the incident name.
-func (s *testStack) reviewActiveManagement(t *testing.T, org, reporterTok, reviewer, reviewerTok, subject string, synthetic bool) string {
+// activeManagementReview reports an incident about the subject and records
+// a manager review of it with the outcome active management, through
+// incident-svc. It returns the incident name.
+func (s *testStack) activeManagementReview(t *testing.T, reporterTok, reviewerTok, subject string) string {
 	t.Helper()
-	if !synthetic {
-		body := incidentBody("Caller shouted at the officer and threatened to keep calling.")
-		body["subject"] = subject
-		inc := s.call(t, http.MethodPost, "/v1/incidents", reporterTok, body)
-		expect(t, inc, "POST /v1/incidents with a subject", http.StatusOK)
-		name := inc.str("name")
-		rv := s.call(t, http.MethodPost, "/v1/"+name+":review", reviewerTok, map[string]any{"review": map[string]any{
-			"updateRegister": true, "outcome": "REVIEW_OUTCOME_ACTIVE_MANAGEMENT",
-			"reasons": "Abusive calls three times this week despite warnings.",
-		}})
-		if rv.Code != http.StatusNotImplemented {
-			expect(t, rv, "POST /v1/"+name+":review", http.StatusOK)
-			return name
-		}
-	}
-	id := "e2e" + randomHex(6)
-	s.publishIncidentEvent(t, org, "incident", id, "incident.reviewed", reviewer, map[string]any{
-		"reference": "E2E-" + strings.ToUpper(id), "reporter": "e2e", "outcome": "active_management", "subject": subject,
-		"reviewer": reviewer, "staff_involved": []string{}, "reasons": "Abusive calls three times this week despite warnings.",
-	})
-	return "incidents/" + id
+	name := s.reportAbout(t, reporterTok, subject)
+	rv := s.call(t, http.MethodPost, "/v1/"+name+":review", reviewerTok, map[string]any{"review": map[string]any{
+		"updateRegister": true, "outcome": "REVIEW_OUTCOME_ACTIVE_MANAGEMENT",
+		"reasons": "Abusive calls three times this week despite warnings.",
+	}})
+	expect(t, rv, "POST /v1/"+name+":review", http.StatusOK)
+	return name
 }
 
 // restrictionsOf lists the subject's restrictions.

@@ -156,6 +156,14 @@ func (c Config) ServiceSpec(name string) Spec {
 		// The staff directory (line managers of staff named publicly).
 		env = append(env, "NOTIFY_ADDR="+DialAddr(c.Addrs.GRPC[Notify]))
 	}
+	if name == Restriction {
+		// The incidents and evidence staff cite are checked with their
+		// owners, as the caller.
+		env = append(env,
+			"INCIDENT_ADDR="+DialAddr(c.Addrs.GRPC[Incident]),
+			"EVIDENCE_ADDR="+DialAddr(c.Addrs.GRPC[Evidence]),
+		)
+	}
 	if name == Notify {
 		env = append(env,
 			"SMTP_ADDR="+c.SMTPAddr,

@@ -1,7 +1,8 @@
 // Package app holds restriction-svc's use cases: it checks who may do what
 // (the organisation's policy profile, through the domain), asks the domain
-// for the change, appends it to the event log, updates the read model and
-// tells every replica's contact-check index.
+// for the change, checks the incidents and evidence it cites with their
+// owners (acting as the caller), appends it to the event log, updates the
+// read model and tells every replica's contact-check index.
 package app
 
 import (
@@ -75,12 +76,14 @@ type Service struct {
 	restrictions ReadModel
 	index        *index.Index
 	changes      Changes
+	links        Links
 	now          func() time.Time
 }
 
-// New returns the service.
-func New(events EventStore, restrictions ReadModel, idx *index.Index, changes Changes) *Service {
-	return &Service{events: events, restrictions: restrictions, index: idx, changes: changes, now: time.Now}
+// New returns the service. links checks the incidents and evidence staff
+// cite.
+func New(events EventStore, restrictions ReadModel, idx *index.Index, changes Changes, links Links) *Service {
+	return &Service{events: events, restrictions: restrictions, index: idx, changes: changes, links: links, now: time.Now}
 }
 
 // SetClock replaces the clock (tests).
@@ -156,7 +159,9 @@ func reference(p policy.Profile, id string, now time.Time) string {
 }
 
 // Create records a proposal by who (state proposed). Anyone of the
-// organisation may propose; it takes effect only once decided (C24).
+// organisation may propose; it takes effect only once decided (C24). The
+// incidents and evidence it cites must be records of the organisation that
+// who may read.
 func (s *Service) Create(ctx context.Context, who identity.Identity, p domain.Proposal, requestID string) (View, error) {
 	a, err := actorOf(who)
 	if err != nil {
@@ -179,6 +184,9 @@ func (s *Service) Create(ctx context.Context, who identity.Identity, p domain.Pr
 	now := s.now()
 	e, err := domain.Propose(id, reference(a.Profile, id, now), "", nil, a, p, now)
 	if err != nil {
+		return View{}, err
+	}
+	if err := s.checkLinks(ctx, a, p, domain.Proposal{}); err != nil {
 		return View{}, err
 	}
 	if err := s.events.Append(ctx, e); err != nil {
@@ -290,13 +298,25 @@ func (s *Service) change(ctx context.Context, who identity.Identity, id string, 
 	return viewFor(a, after), nil
 }
 
-// Update changes a proposal.
+// Update changes a proposal. Incidents and evidence it adds must be records
+// of the organisation that who may read.
 func (s *Service) Update(ctx context.Context, who identity.Identity, id string, in domain.Proposal, fields []string, expected int64) (View, error) {
 	return s.change(ctx, who, id, expected, func(a domain.Actor, h []eventlog.Event, r domain.Restriction, now time.Time) (eventlog.Event, error) {
 		if !canRead(a, r) {
 			return eventlog.Event{}, apperr.Denied("only the proposer or those who decide restrictions may change the proposal %s", r.Reference)
 		}
-		return r.Update(h, a, in, fields, now)
+		e, err := r.Update(h, a, in, fields, now)
+		if err != nil {
+			return eventlog.Event{}, err
+		}
+		after, err := domain.Apply(r, e)
+		if err != nil {
+			return eventlog.Event{}, err
+		}
+		if err := s.checkLinks(ctx, a, after.Proposal, r.Proposal); err != nil {
+			return eventlog.Event{}, err
+		}
+		return e, nil
 	})
 }
 

@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,12 +27,16 @@ import (
 	"github.com/contactguard/contactguard/platform/grpcserver"
 	"github.com/contactguard/contactguard/platform/identity"
 	"github.com/contactguard/contactguard/platform/lease"
+	"github.com/contactguard/contactguard/platform/policy"
 	"github.com/contactguard/contactguard/platform/testenv"
+	evidencev1 "github.com/contactguard/contactguard/proto/evidence/v1"
+	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
 	restrictionv1 "github.com/contactguard/contactguard/proto/restriction/v1"
 	"github.com/contactguard/contactguard/restriction-svc/internal/app"
 	"github.com/contactguard/contactguard/restriction-svc/internal/domain"
 	"github.com/contactguard/contactguard/restriction-svc/internal/grpcapi"
 	"github.com/contactguard/contactguard/restriction-svc/internal/index"
+	"github.com/contactguard/contactguard/restriction-svc/internal/links"
 	"github.com/contactguard/contactguard/restriction-svc/internal/store"
 )
 
@@ -52,12 +58,111 @@ type fixture struct {
 	prefix string
 	a, b   *replica // two replicas over the same stores
 	logger *slog.Logger
+	// incidents and evidence stand in for incident-svc and evidence-svc,
+	// which restriction-svc asks about the records staff cite.
+	incidents           *fakeIncidents
+	evidence            *fakeEvidence
+	incidentAddr        string
+	evidenceAddr        string
+	stopIncidentService func()
+	stopEvidenceService func()
+}
+
+// key identifies a record of an organisation in the fakes.
+func key(org, name string) string { return org + " " + name }
+
+// fakeIncidents answers GetIncident like incident-svc: another
+// organisation's incident is not found; staff neither involved nor holding
+// the profile's review role (or senior management, auditor) are denied.
+type fakeIncidents struct {
+	incidentv1.UnimplementedIncidentServiceServer
+	mu        sync.Mutex
+	incidents map[string]*incidentv1.Incident
+}
+
+func (f *fakeIncidents) add(inc *incidentv1.Incident) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.incidents[key(inc.GetOrganization(), inc.GetName())] = inc
+}
+
+func (f *fakeIncidents) GetIncident(ctx context.Context, req *incidentv1.GetIncidentRequest) (*incidentv1.Incident, error) {
+	who, _ := identity.FromContext(ctx)
+	f.mu.Lock()
+	inc, ok := f.incidents[key(who.Organization, req.GetName())]
+	f.mu.Unlock()
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "incident %s not found", req.GetName())
+	}
+	p, _ := policy.For(who.Organization)
+	if inc.GetReporter() != who.StaffID && !slices.Contains(inc.GetStaffInvolved(), who.StaffID) &&
+		!p.Allows(policy.ReviewIncident, who.Roles) && !who.HasAnyRole("senior_management", "auditor") {
+		return nil, status.Errorf(codes.PermissionDenied, "only staff involved in incident %s, its reviewers and senior management may read it", inc.GetReference())
+	}
+	return inc, nil
+}
+
+// fakeEvidence answers GetEvidence: another organisation's item is not
+// found; only its uploader, those who decide restrictions and senior
+// management may read it (a simplification of evidence-svc's rules).
+type fakeEvidence struct {
+	evidencev1.UnimplementedEvidenceServiceServer
+	mu    sync.Mutex
+	items map[string]*evidencev1.Evidence
+}
+
+func (f *fakeEvidence) add(it *evidencev1.Evidence) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items[key(it.GetOrganization(), it.GetName())] = it
+}
+
+func (f *fakeEvidence) GetEvidence(ctx context.Context, req *evidencev1.GetEvidenceRequest) (*evidencev1.Evidence, error) {
+	who, _ := identity.FromContext(ctx)
+	f.mu.Lock()
+	it, ok := f.items[key(who.Organization, req.GetName())]
+	f.mu.Unlock()
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "evidence %s not found", req.GetName())
+	}
+	p, _ := policy.For(who.Organization)
+	if it.GetUploader() != who.StaffID && !p.Allows(policy.DecideRestriction, who.Roles) && !who.HasAnyRole("senior_management") {
+		return nil, status.Errorf(codes.PermissionDenied, "you may not read %s", req.GetName())
+	}
+	return it, nil
+}
+
+// serve runs a gRPC server behind the real interceptors (the identity
+// forwarded to it is verified) over loopback; stop stops it (also at cleanup).
+func (f *fixture) serve(t *testing.T, register func(*grpc.Server)) (addr string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := grpcserver.New(grpcserver.Options{
+		Logger: f.logger, Identity: identity.Codec{Key: identityKey, Audience: identity.AudienceServices}, Registry: prometheus.NewRegistry(),
+	})
+	register(srv.Server)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.ServeListener(ctx, lis); close(done) }()
+	stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
 }
 
 func start(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{db: testenv.Mongo(t), logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.rdb, f.prefix = testenv.Redis(t)
+	f.incidents = &fakeIncidents{incidents: map[string]*incidentv1.Incident{}}
+	f.evidence = &fakeEvidence{items: map[string]*evidencev1.Evidence{}}
+	f.incidentAddr, f.stopIncidentService = f.serve(t, func(s *grpc.Server) { incidentv1.RegisterIncidentServiceServer(s, f.incidents) })
+	f.evidenceAddr, f.stopEvidenceService = f.serve(t, func(s *grpc.Server) { evidencev1.RegisterEvidenceServiceServer(s, f.evidence) })
+	// The incident the tests' proposals cite, in each organisation.
+	f.incidents.add(&incidentv1.Incident{Name: "incidents/i1", Organization: "highland-council", Reference: "HC-2026-I1", Reporter: "hc-cso-1"})
+	f.incidents.add(&incidentv1.Incident{Name: "incidents/i1", Organization: "valuation-board", Reference: "VB-2026-I1", Reporter: "vb-staff-1"})
 	f.a = f.replica(t, "a", true)
 	f.b = f.replica(t, "b", false)
 	return f
@@ -92,7 +197,12 @@ func (f *fixture) replica(t *testing.T, name string, consume bool) *replica {
 		t.Fatal(err)
 	}
 	go func() { _ = feed.Run(ctx) }()
-	svc := app.New(events, restrictions, idx, feed)
+	cited, err := links.Dial(f.incidentAddr, f.evidenceAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cited.Close)
+	svc := app.New(events, restrictions, idx, feed, cited)
 	checker := app.NewChecker(idx, store.NewCounters(f.rdb, f.prefix), feed.Healthy, domain.FailAllow, time.Second)
 	if consume {
 		consumer := &eventlog.Consumer{

@@ -8,8 +8,11 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	evidencev1 "github.com/contactguard/contactguard/proto/evidence/v1"
+	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
 	restrictionv1 "github.com/contactguard/contactguard/proto/restriction/v1"
 )
 
@@ -419,5 +422,64 @@ func TestRebuildRepairsTheReadModel(t *testing.T) {
 	list, _ = f.a.client.ListRestrictions(as(t, "hc-tl-1"), &restrictionv1.ListRestrictionsRequest{InForceOnly: true})
 	if len(list.GetRestrictions()) != 1 {
 		t.Fatalf("after reconcile %v", list)
+	}
+}
+
+// The incidents and evidence staff cite must be records of their
+// organisation that they may read: incident-svc and evidence-svc are asked
+// as the caller. A refused citation records nothing.
+func TestCitedRecordsAreCheckedWithTheirOwners(t *testing.T) {
+	f := start(t)
+	subject := f.subject(t, "highland-council", "s8", [2]string{"phone", "01463 702008"})
+	f.incidents.add(&incidentv1.Incident{Name: "incidents/vb2", Organization: "valuation-board", Reference: "VB-2026-VB2", Reporter: "vb-staff-1"})
+	f.evidence.add(&evidencev1.Evidence{Name: "evidence/e1", Organization: "highland-council", Uploader: "hc-cso-1"})
+	f.evidence.add(&evidencev1.Evidence{Name: "evidence/e2", Organization: "highland-council", Uploader: "hc-sup-1"})
+	create := func(ctx context.Context, incidents, evidence []string) (*restrictionv1.Restriction, error) {
+		return f.a.client.CreateRestriction(ctx, &restrictionv1.CreateRestrictionRequest{Restriction: &restrictionv1.Restriction{
+			Subject: subject, Rules: []*restrictionv1.Rule{automated}, Incidents: incidents, Evidence: evidence,
+		}})
+	}
+	wantMessage := func(err error, code codes.Code, parts ...string) {
+		t.Helper()
+		st := wantCode(t, err, code)
+		for _, p := range parts {
+			if !strings.Contains(st.Message(), p) {
+				t.Errorf("message %q lacks %q", st.Message(), p)
+			}
+		}
+	}
+	officer := as(t, "hc-cso-1")
+	_, err := create(officer, []string{"incidents/i1", "incidents/doesnotexist"}, nil)
+	wantMessage(err, codes.NotFound, "restriction.incidents: incidents/doesnotexist is not an incident of The Highland Council")
+	_, err = create(as(t, "hc-tl-1"), []string{"incidents/vb2"}, nil)
+	wantMessage(err, codes.NotFound, "restriction.incidents: incidents/vb2 is not an incident of The Highland Council")
+	_, err = create(as(t, "hc-cso-2"), []string{"incidents/i1"}, nil)
+	wantMessage(err, codes.PermissionDenied, "restriction.incidents:", "you may not read incidents/i1", "HC-2026-I1")
+	_, err = create(officer, []string{"incidents/i1"}, []string{"evidence/e2"})
+	wantMessage(err, codes.PermissionDenied, "restriction.evidence:", "you may not read evidence/e2")
+	r, err := create(officer, []string{"incidents/i1"}, []string{"evidence/e1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.a.client.UpdateRestriction(officer, &restrictionv1.UpdateRestrictionRequest{
+		Restriction: &restrictionv1.Restriction{Name: r.GetName(), Evidence: []string{"evidence/e1", "evidence/nope"}},
+		UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"evidence"}},
+	})
+	wantMessage(err, codes.NotFound, "restriction.evidence: evidence/nope is not an evidence item of The Highland Council")
+	// incident-svc is down: nothing is recorded, and the message says who.
+	f.stopIncidentService()
+	_, err = create(officer, []string{"incidents/i1"}, nil)
+	wantMessage(err, codes.Unavailable, "restriction.incidents:", "incident-svc", "try again")
+	// Names already on the proposal are not asked about again.
+	upd, err := f.a.client.UpdateRestriction(officer, &restrictionv1.UpdateRestrictionRequest{
+		Restriction: &restrictionv1.Restriction{Name: r.GetName(), Incidents: []string{"incidents/i1"}, Behaviour: "Abusive calls."},
+		UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"incidents", "behaviour"}},
+	})
+	if err != nil || upd.GetVersion() != 2 {
+		t.Fatalf("update citing what it cited: %v %v", upd, err)
+	}
+	all, err := f.a.client.ListRestrictions(as(t, "hc-tl-1"), &restrictionv1.ListRestrictionsRequest{Subject: subject})
+	if err != nil || len(all.GetRestrictions()) != 1 {
+		t.Fatalf("restrictions of the subject: %v %v", all, err)
 	}
 }
