@@ -242,3 +242,26 @@ func TestProposalFromAnIncidentReviewAsksNobody(t *testing.T) {
 		t.Fatalf("%d events, asked about %v", events.count(), links.asked)
 	}
 }
+
+// A retried proposal (same request id) answers with the one recorded, even
+// while the services that check citations are down.
+func TestRetriedCreateAnswersWithoutAskingAgain(t *testing.T) {
+	links := &fakeLinks{known: []string{"incidents/i1"}}
+	svc, events := serviceWith(links)
+	ctx := context.Background()
+	first, err := svc.Create(ctx, proposer, citing([]string{"incidents/i1"}, nil), "req-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	links.down = map[string]bool{"incident-svc": true}
+	again, err := svc.Create(ctx, proposer, citing([]string{"incidents/i1"}, nil), "req-1")
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if again.ID != first.ID || events.count() != 1 {
+		t.Errorf("retry gave %s (first %s), %d events", again.ID, first.ID, events.count())
+	}
+	if _, err := svc.Create(ctx, proposer, citing([]string{"incidents/i1"}, nil), "req-2"); !errors.Is(err, apperr.ErrUnavailable) {
+		t.Errorf("a new request while incident-svc is down: %v, want Unavailable", err)
+	}
+}

@@ -186,6 +186,13 @@ func (s *Service) Create(ctx context.Context, who identity.Identity, p domain.Pr
 	if err != nil {
 		return View{}, err
 	}
+	if requestID != "" {
+		// A retry of a proposal already recorded answers with it, even
+		// while the services that check citations are down.
+		if v, err := s.Get(ctx, who, id); err == nil {
+			return v, nil
+		}
+	}
 	if err := s.checkLinks(ctx, a, p, domain.Proposal{}); err != nil {
 		return View{}, err
 	}
