@@ -31,6 +31,7 @@ type settings struct {
 	uploadTimeout   time.Duration
 	incidentAddr    string
 	restrictionAddr string
+	notifyAddr      string
 }
 
 func loadSettings(env *config.Loader) settings {
@@ -39,6 +40,7 @@ func loadSettings(env *config.Loader) settings {
 		uploadTimeout:   env.Duration("EVIDENCE_UPLOAD_TIMEOUT", time.Hour),
 		incidentAddr:    env.Addr("INCIDENT_ADDR", "127.0.0.1:9091"),
 		restrictionAddr: env.Addr("RESTRICTION_ADDR", "127.0.0.1:9092"),
+		notifyAddr:      env.Addr("NOTIFY_ADDR", "127.0.0.1:9094"),
 	}
 	// Key material is parsed here and never logged; errors name the
 	// variable, never the value.
@@ -60,7 +62,7 @@ func main() {
 		if err := st.ensureIndexes(ctx); err != nil {
 			return nil, err
 		}
-		owners, err := links.Dial(set.incidentAddr, set.restrictionAddr, 5*time.Second)
+		owners, err := links.Dial(set.incidentAddr, set.restrictionAddr, set.notifyAddr, 5*time.Second)
 		if err != nil {
 			return nil, err
 		}

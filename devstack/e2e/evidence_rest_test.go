@@ -164,6 +164,17 @@ func TestEvidenceUploadDownloadOverREST(t *testing.T) {
 		t.Fatalf("download headers: %v", header)
 	}
 
+	// C31: the reporter's line manager, who must review the incident, reads
+	// it too (hc-cso-1's line manager is hc-tl-1 in the seeded directory).
+	manager := s.token(t, "hc-tl-1")
+	code, _, body = s.evidenceCurl(t, manager, "/v1/"+name+":download?acknowledgeDistressing=true")
+	if got := sha256.Sum256(body); code != http.StatusOK || got != want {
+		t.Fatalf("download by the reporter's line manager: status %d, sha256 %x", code, got)
+	}
+	if n := len(evidenceItems(s.call(t, http.MethodGet, "/v1/evidence?incident="+url.QueryEscape(incident), manager, nil))); n != 1 {
+		t.Fatalf("the reporter's line manager lists %d items of the incident, want 1", n)
+	}
+
 	// C76: a colleague not involved in the incident is refused.
 	other := s.token(t, "hc-cso-2")
 	denied := s.call(t, http.MethodGet, "/v1/"+name, other, nil)
@@ -197,6 +208,7 @@ func TestEvidenceUploadDownloadOverREST(t *testing.T) {
 		"hc-cso-1 ACTION_DOWNLOAD granted=true ack=true",
 		"hc-cso-2 ACTION_METADATA_READ granted=false ack=false",
 		"hc-cso-2 ACTION_DOWNLOAD granted=false ack=true",
+		"hc-tl-1 ACTION_DOWNLOAD granted=true ack=true",
 	} {
 		if !seen[want] {
 			t.Errorf("access log lacks %q; it has %v", want, seen)

@@ -171,10 +171,12 @@ func (c Config) ServiceSpec(name string) Spec {
 		)
 	}
 	if name == Evidence {
-		// Need-to-know checks ask the owners of linked records, as the caller.
+		// Need-to-know checks ask the owners of linked records, as the
+		// caller, and the staff directory for the reporter's line manager.
 		env = append(env,
 			"INCIDENT_ADDR="+DialAddr(c.Addrs.GRPC[Incident]),
 			"RESTRICTION_ADDR="+DialAddr(c.Addrs.GRPC[Restriction]),
+			"NOTIFY_ADDR="+DialAddr(c.Addrs.GRPC[Notify]),
 			"EVIDENCE_MASTER_KEY="+DevEvidenceMasterKey,
 		)
 	}

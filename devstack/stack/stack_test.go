@@ -293,6 +293,12 @@ func TestConfigSpecs(t *testing.T) {
 	if inc := c.Spec(Incident); !slices.Contains(inc.Env, "NOTIFY_ADDR=127.0.0.1:9094") {
 		t.Errorf("incident env lacks NOTIFY_ADDR (its staff directory): %v", inc.Env)
 	}
+	if ev := c.Spec(Evidence); !slices.Contains(ev.Env, "NOTIFY_ADDR=127.0.0.1:9094") {
+		t.Errorf("evidence env lacks NOTIFY_ADDR (its staff directory): %v", ev.Env)
+	}
+	if res := c.Spec(Restriction); !slices.Contains(res.Env, "INCIDENT_ADDR=127.0.0.1:9091") || !slices.Contains(res.Env, "EVIDENCE_ADDR=127.0.0.1:9093") {
+		t.Errorf("restriction env lacks INCIDENT_ADDR or EVIDENCE_ADDR (cited records): %v", res.Env)
+	}
 	g := c.Spec(Gateway)
 	for _, want := range []string{
 		"HTTP_ADDR=:8080", "DEV_MODE=true", "TOKEN_KEY=" + DevTokenKey, "INCIDENT_ADDR=127.0.0.1:9091", "NOTIFY_ADDR=127.0.0.1:9094",

@@ -57,8 +57,10 @@ type Profile struct {
 	// EvidenceReaders names who, besides the read_organisation_evidence
 	// roles, may read an evidence item, by their relation to it (C76):
 	// "uploader", "incident_reporter", "incident_staff_involved",
-	// "restriction_appeal_officer", "public_naming_staff_member",
-	// "public_naming_reporter". Relations not listed grant nothing.
+	// "incident_reviewer", "incident_reporter_line_manager",
+	// "restriction_decider", "restriction_appeal_officer",
+	// "public_naming_staff_member", "public_naming_reporter". Relations not
+	// listed grant nothing.
 	EvidenceReaders []string `json:"evidence_readers"`
 	// EvidenceRetentionDays is how long an evidence item marked for deletion
 	// (its restriction lifted or expired) is kept before its content may be

@@ -24,7 +24,7 @@ func (s *Service) authorize(ctx context.Context, p policy.Profile, who identity.
 	if it.Uploader == who.StaffID {
 		rel.Add(domain.RelUploader)
 	}
-	if !granted() && it.Incident != "" && (domain.Grants(p, domain.RelIncidentReporter) || domain.Grants(p, domain.RelIncidentStaffInvolved)) {
+	if !granted() && it.Incident != "" && domain.GrantsAny(p, domain.IncidentRelations) {
 		f, err := s.links.Incident(ctx, it.Incident)
 		if s.noteLinkError(&rel, err) == nil {
 			if f.Reporter == who.StaffID {
@@ -33,12 +33,26 @@ func (s *Service) authorize(ctx context.Context, p policy.Profile, who identity.
 			if slices.Contains(f.StaffInvolved, who.StaffID) {
 				rel.Add(domain.RelIncidentStaffInvolved)
 			}
+			if f.Reviewer != "" && f.Reviewer == who.StaffID {
+				rel.Add(domain.RelIncidentReviewer)
+			}
+			if !granted() && f.Reporter != "" && domain.Grants(p, domain.RelReporterLineManager) {
+				manager, err := s.links.LineManagerOf(ctx, f.Reporter)
+				if s.noteLinkError(&rel, err) == nil && manager != "" && manager == who.StaffID {
+					rel.Add(domain.RelReporterLineManager)
+				}
+			}
 		}
 	}
-	if !granted() && it.Restriction != "" && domain.Grants(p, domain.RelRestrictionAppealOfficer) {
+	if !granted() && it.Restriction != "" && domain.GrantsAny(p, domain.RestrictionRelations) {
 		f, err := s.links.Restriction(ctx, it.Restriction)
-		if s.noteLinkError(&rel, err) == nil && slices.Contains(f.AppealOfficers, who.StaffID) {
-			rel.Add(domain.RelRestrictionAppealOfficer)
+		if s.noteLinkError(&rel, err) == nil {
+			if slices.Contains(f.AppealOfficers, who.StaffID) {
+				rel.Add(domain.RelRestrictionAppealOfficer)
+			}
+			if f.Decider != "" && f.Decider == who.StaffID {
+				rel.Add(domain.RelRestrictionDecider)
+			}
 		}
 	}
 	if !granted() && it.PublicNaming != "" && (domain.Grants(p, domain.RelNamedStaffMember) || domain.Grants(p, domain.RelNamingReporter)) {

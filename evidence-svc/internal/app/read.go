@@ -107,14 +107,15 @@ func (s *Service) List(ctx context.Context, who identity.Identity, q Query) ([]V
 
 // visibility finds what a caller without the organisation-wide role may
 // list: what they uploaded, the items of incidents they reported or are
-// involved in, and, when the list is asked for one restriction or case, its
-// items if they hold a reading relation to it.
+// involved in, and, when the list is asked for one incident, restriction
+// or case, its items if they hold a reading relation to it (a reviewer or
+// the reporter's line manager lists an incident's items this way).
 func (s *Service) visibility(ctx context.Context, p policy.Profile, who identity.Identity, q Query) (*Visibility, error) {
 	v := &Visibility{}
 	if domain.Grants(p, domain.RelUploader) {
 		v.Uploader = who.StaffID
 	}
-	if domain.Grants(p, domain.RelIncidentReporter) || domain.Grants(p, domain.RelIncidentStaffInvolved) {
+	if domain.GrantsAny(p, domain.IncidentRelations) {
 		if q.Incident != "" {
 			// One incident: ask about it alone.
 			probe := domain.Item{Organization: who.Organization, Draft: domain.Draft{Incident: q.Incident}}

@@ -154,12 +154,16 @@ type Links interface {
 	PublicNaming(ctx context.Context, name string) (NamingFacts, error)
 	// IncidentsOf lists the incidents staffID reported or is involved in.
 	IncidentsOf(ctx context.Context, staffID string) ([]string, error)
+	// LineManagerOf returns the staff id of staffID's line manager in the
+	// staff directory ("" if none is recorded).
+	LineManagerOf(ctx context.Context, staffID string) (string, error)
 }
 
 // IncidentFacts are the parts of an incident that decide access.
 type IncidentFacts struct {
 	Reporter      string
 	StaffInvolved []string
+	Reviewer      string // "" until the manager review is recorded
 }
 
 // RestrictionFacts are the parts of a restriction that decide access and
@@ -167,6 +171,7 @@ type IncidentFacts struct {
 type RestrictionFacts struct {
 	State          string
 	AppealOfficers []string
+	Decider        string // "" until decided
 }
 
 // NamingFacts are the parts of a staff-named-publicly case that decide access.

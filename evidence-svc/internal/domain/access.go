@@ -19,7 +19,22 @@ const (
 	RelRestrictionAppealOfficer = "restriction_appeal_officer"
 	RelNamedStaffMember         = "public_naming_staff_member"
 	RelNamingReporter           = "public_naming_reporter"
+	// The manager who recorded the review of the linked incident (C31).
+	RelIncidentReviewer = "incident_reviewer"
+	// The line manager of the linked incident's reporter: the person told
+	// to review it, who needs the evidence to do so.
+	RelReporterLineManager = "incident_reporter_line_manager"
+	// The staff member who decided the linked restriction (C24).
+	RelRestrictionDecider = "restriction_decider"
 )
+
+// IncidentRelations are the relations found by asking about the linked
+// incident.
+var IncidentRelations = []string{RelIncidentReporter, RelIncidentStaffInvolved, RelIncidentReviewer, RelReporterLineManager}
+
+// RestrictionRelations are the relations found by asking about the linked
+// restriction.
+var RestrictionRelations = []string{RelRestrictionAppealOfficer, RelRestrictionDecider}
 
 // Relations is what the services owning an item's links said about the
 // caller, plus why a link could not be checked (shown when access is
@@ -38,6 +53,11 @@ func (r *Relations) Add(rel string) {
 
 // Grants reports whether a profile lets rel read items.
 func Grants(p policy.Profile, rel string) bool { return slices.Contains(p.EvidenceReaders, rel) }
+
+// GrantsAny reports whether a profile lets any of rels read items.
+func GrantsAny(p policy.Profile, rels []string) bool {
+	return slices.ContainsFunc(rels, func(r string) bool { return Grants(p, r) })
+}
 
 // ReadsWholeOrganisation reports whether who may read every item of their
 // organisation (the profile's read_organisation_evidence roles).
@@ -73,6 +93,9 @@ var relationText = map[string]string{
 	RelIncidentReporter:         "the reporter of the linked incident",
 	RelIncidentStaffInvolved:    "staff involved in the linked incident",
 	RelRestrictionAppealOfficer: "the appeal officer of the linked restriction",
+	RelIncidentReviewer:         "the manager who reviewed the linked incident",
+	RelReporterLineManager:      "the line manager of the linked incident's reporter",
+	RelRestrictionDecider:       "the decider of the linked restriction",
 	RelNamedStaffMember:         "the staff member named publicly",
 	RelNamingReporter:           "the reporter of the staff-named-publicly case",
 }

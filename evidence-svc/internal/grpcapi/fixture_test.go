@@ -38,6 +38,7 @@ import (
 	"github.com/contactguard/contactguard/platform/testenv"
 	evidencev1 "github.com/contactguard/contactguard/proto/evidence/v1"
 	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
+	notifyv1 "github.com/contactguard/contactguard/proto/notify/v1"
 	restrictionv1 "github.com/contactguard/contactguard/proto/restriction/v1"
 )
 
@@ -122,6 +123,22 @@ func (f *fakeRestrictions) GetRestriction(ctx context.Context, req *restrictionv
 	return r, nil
 }
 
+// fakeDirectory answers GetStaffMember like notify-svc's staff directory:
+// a member of the caller's organisation, with their line manager.
+type fakeDirectory struct {
+	notifyv1.UnimplementedNotifyServiceServer
+	members map[string]*notifyv1.StaffMember
+}
+
+func (f *fakeDirectory) GetStaffMember(ctx context.Context, req *notifyv1.GetStaffMemberRequest) (*notifyv1.StaffMember, error) {
+	who, _ := identity.FromContext(ctx)
+	m, ok := f.members[req.GetId()]
+	if !ok || m.GetOrganization() != who.Organization {
+		return nil, status.Errorf(codes.NotFound, "no staff member %s in the directory", req.GetId())
+	}
+	return m, nil
+}
+
 type fixture struct {
 	client       evidencev1.EvidenceServiceClient
 	svc          *app.Service
@@ -187,6 +204,16 @@ func start(t *testing.T) *fixture {
 	f := &fixture{db: db, incidents: &fakeIncidents{incidents: map[string]*incidentv1.Incident{}}, restrictions: &fakeRestrictions{}, clock: &clock{}}
 	incAddr := serve(t, func(s *grpc.Server) { incidentv1.RegisterIncidentServiceServer(s, f.incidents) })
 	resAddr := serve(t, func(s *grpc.Server) { restrictionv1.RegisterRestrictionServiceServer(s, f.restrictions) })
+	// Line managers as in the seeded directory (platform/directory/seed.json).
+	directory := &fakeDirectory{members: map[string]*notifyv1.StaffMember{}}
+	for staff, manager := range map[string]string{"hc-cso-1": "hc-tl-1", "hc-cso-2": "hc-tl-1", "hc-tl-1": "hc-mgr-1", "vb-staff-1": "vb-lm-1"} {
+		org := "highland-council"
+		if strings.HasPrefix(staff, "vb-") {
+			org = "valuation-board"
+		}
+		directory.members[staff] = &notifyv1.StaffMember{Id: staff, Organization: org, LineManagerId: manager, Active: true}
+	}
+	notifyAddr := serve(t, func(s *grpc.Server) { notifyv1.RegisterNotifyServiceServer(s, directory) })
 
 	events := eventlog.NewStore(db, "evidence_events")
 	items, content, access := store.NewItems(db), store.NewContent(db), store.NewAccessLog(db)
@@ -199,7 +226,7 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owners, err := links.Dial(incAddr, resAddr, 5*time.Second)
+	owners, err := links.Dial(incAddr, resAddr, notifyAddr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,8 +59,9 @@ func TestUploadDownloadListVerifyAndAccess(t *testing.T) {
 		}
 	}
 
-	// C76: unrelated staff and a team leader not involved are denied, saying who may read.
-	for _, staff := range []string{"hc-cso-2", "hc-tl-1", "hc-aud-1"} {
+	// C76: unrelated staff, a supervisor who is neither the reporter's line
+	// manager nor the reviewer, and the auditor are denied, saying who may read.
+	for _, staff := range []string{"hc-cso-2", "hc-sup-1", "hc-aud-1"} {
 		_, err := f.client.GetEvidence(as(t, staff), &evidencev1.GetEvidenceRequest{Name: name})
 		st := wantCode(t, err, codes.PermissionDenied)
 		if !strings.Contains(st.Message(), "need-to-know") {
@@ -131,7 +132,7 @@ func TestUploadDownloadListVerifyAndAccess(t *testing.T) {
 		"hc-aud-1 ACTION_VERIFY":                1,
 		"hc-cso-1 ACTION_VERIFY":                1,
 		"hc-om-1 ACTION_METADATA_READ":          3, // a read and two lists
-		"hc-tl-1 ACTION_METADATA_READ denied":   1,
+		"hc-sup-1 ACTION_METADATA_READ denied":  1,
 		"hc-aud-1 ACTION_METADATA_READ denied":  1,
 		"hc-cso-1 ACTION_METADATA_READ":         3,
 		"vb-smt-1 ACTION_METADATA_READ":         0,
@@ -474,6 +475,58 @@ func TestRestrictionRelations(t *testing.T) {
 	if st := wantCode(t, err, codes.FailedPrecondition); !strings.Contains(st.Message(), "Unimplemented") {
 		t.Fatalf("message %q", st.Message())
 	}
+}
+
+// C31, C24: those who must decide read the evidence they decide on: the
+// reporter's line manager (told to review the incident), the manager who
+// recorded the review, and the decider of the linked restriction. Another
+// team leader is not among them.
+func TestDecisionMakersRead(t *testing.T) {
+	f := start(t)
+	inc := f.incident("i9")
+	item, err := upload(as(t, "hc-cso-1"), f.client, screenshot(inc), "", png(2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(staff string, roles ...string) error {
+		who := identity.Identity{StaffID: staff, Organization: "highland-council", Roles: append([]string{"staff"}, roles...)}
+		_, err := f.client.GetEvidence(asIdentity(t, who), &evidencev1.GetEvidenceRequest{Name: item.GetName()})
+		return err
+	}
+	// hc-cso-1's line manager in the directory is hc-tl-1.
+	if err := read("hc-tl-1", "team_leader"); err != nil {
+		t.Fatalf("the reporter's line manager: %v", err)
+	}
+	list, err := f.client.ListEvidence(as(t, "hc-tl-1"), &evidencev1.ListEvidenceRequest{Incident: inc})
+	if err != nil || len(list.GetEvidence()) != 1 {
+		t.Fatalf("the reporter's line manager lists the incident's evidence: %v %v", list, err)
+	}
+	st := wantCode(t, read("hc-tl-2", "team_leader"), codes.PermissionDenied)
+	if !strings.Contains(st.Message(), "line manager of the linked incident's reporter") {
+		t.Errorf("denial does not name the relations: %q", st.Message())
+	}
+	// The review is recorded by another team leader: now they may read.
+	f.incidents.mu.Lock()
+	f.incidents.incidents[inc].Review = &incidentv1.ManagerReview{Reviewer: "hc-tl-2"}
+	f.incidents.mu.Unlock()
+	if err := read("hc-tl-2", "team_leader"); err != nil {
+		t.Fatalf("the reviewer: %v", err)
+	}
+	// The decider of a restriction the evidence supports.
+	meta := screenshot(f.incident("i10"))
+	meta.Restriction = "restrictions/r9"
+	f.restrictions.set(&restrictionv1.Restriction{Name: "restrictions/r9", Organization: "highland-council", State: restrictionv1.Restriction_STATE_ACTIVE,
+		Decision: &restrictionv1.Decision{DecidedBy: "hc-sup-1"}})
+	supported, err := upload(as(t, "hc-cso-1"), f.client, meta, "", png(2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := asIdentity(t, identity.Identity{StaffID: "hc-sup-1", Organization: "highland-council", Roles: []string{"staff", "supervisor"}})
+	if _, err := f.client.GetEvidence(sup, &evidencev1.GetEvidenceRequest{Name: supported.GetName()}); err != nil {
+		t.Fatalf("the decider: %v", err)
+	}
+	_, err = f.client.GetEvidence(sup, &evidencev1.GetEvidenceRequest{Name: item.GetName()})
+	wantCode(t, err, codes.PermissionDenied)
 }
 
 // A retried upload with the same request id returns the first item.

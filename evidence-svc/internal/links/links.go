@@ -1,5 +1,6 @@
 // Package links asks incident-svc and restriction-svc about the records an
-// evidence item belongs to, acting as the caller: the caller's signed
+// evidence item belongs to, and notify-svc's staff directory about line
+// managers, acting as the caller: the caller's signed
 // identity is forwarded, so those services apply their own rules (another
 // organisation's record is not found; staff who may not read it are denied).
 package links
@@ -21,6 +22,7 @@ import (
 	"github.com/contactguard/contactguard/platform/identity"
 	"github.com/contactguard/contactguard/platform/logging"
 	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
+	notifyv1 "github.com/contactguard/contactguard/proto/notify/v1"
 	restrictionv1 "github.com/contactguard/contactguard/proto/restriction/v1"
 )
 
@@ -28,27 +30,31 @@ import (
 type Client struct {
 	incidents    incidentv1.IncidentServiceClient
 	restrictions restrictionv1.RestrictionServiceClient
+	staff        notifyv1.NotifyServiceClient
 	conns        []*grpc.ClientConn
 	timeout      time.Duration
 }
 
-// Dial returns a client of incident-svc at incidentAddr and restriction-svc
-// at restrictionAddr. Connections are lazy: a service that is down makes its
-// checks answer Unavailable, not the start fail.
-func Dial(incidentAddr, restrictionAddr string, timeout time.Duration) (*Client, error) {
+// Dial returns a client of incident-svc at incidentAddr, restriction-svc
+// at restrictionAddr and notify-svc at notifyAddr. Connections are lazy: a
+// service that is down makes its checks answer Unavailable, not the start
+// fail.
+func Dial(incidentAddr, restrictionAddr, notifyAddr string, timeout time.Duration) (*Client, error) {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	ic, err := grpc.NewClient(incidentAddr, opts...)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := grpc.NewClient(restrictionAddr, opts...)
-	if err != nil {
-		ic.Close()
-		return nil, err
+	var conns []*grpc.ClientConn
+	for _, addr := range []string{incidentAddr, restrictionAddr, notifyAddr} {
+		conn, err := grpc.NewClient(addr, opts...)
+		if err != nil {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			return nil, err
+		}
+		conns = append(conns, conn)
 	}
 	return &Client{
-		incidents: incidentv1.NewIncidentServiceClient(ic), restrictions: restrictionv1.NewRestrictionServiceClient(rc),
-		conns: []*grpc.ClientConn{ic, rc}, timeout: timeout,
+		incidents: incidentv1.NewIncidentServiceClient(conns[0]), restrictions: restrictionv1.NewRestrictionServiceClient(conns[1]),
+		staff: notifyv1.NewNotifyServiceClient(conns[2]), conns: conns, timeout: timeout,
 	}, nil
 }
 
@@ -92,7 +98,7 @@ func (c *Client) Incident(ctx context.Context, name string) (app.IncidentFacts, 
 	if err != nil {
 		return app.IncidentFacts{}, convert("incident-svc", name, err)
 	}
-	return app.IncidentFacts{Reporter: inc.GetReporter(), StaffInvolved: inc.GetStaffInvolved()}, nil
+	return app.IncidentFacts{Reporter: inc.GetReporter(), StaffInvolved: inc.GetStaffInvolved(), Reviewer: inc.GetReview().GetReviewer()}, nil
 }
 
 // IncidentsOf lists the incidents staffID reported or is involved in.
@@ -126,13 +132,28 @@ func (c *Client) Restriction(ctx context.Context, name string) (app.RestrictionF
 	if err != nil {
 		return app.RestrictionFacts{}, convert("restriction-svc", name, err)
 	}
-	f := app.RestrictionFacts{State: strings.ToLower(strings.TrimPrefix(r.GetState().String(), "STATE_"))}
+	f := app.RestrictionFacts{State: strings.ToLower(strings.TrimPrefix(r.GetState().String(), "STATE_")), Decider: r.GetDecision().GetDecidedBy()}
 	for _, a := range r.GetAppeals() {
 		if a.GetAppealOfficer() != "" {
 			f.AppealOfficers = append(f.AppealOfficers, a.GetAppealOfficer())
 		}
 	}
 	return f, nil
+}
+
+// LineManagerOf returns the line manager of staffID in notify-svc's staff
+// directory. A staff member the directory does not hold has none.
+func (c *Client) LineManagerOf(ctx context.Context, staffID string) (string, error) {
+	ctx, cancel := c.outgoing(ctx)
+	defer cancel()
+	m, err := c.staff.GetStaffMember(ctx, &notifyv1.GetStaffMemberRequest{Id: staffID})
+	if status.Code(err) == codes.NotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", convert("notify-svc", "the line manager of "+staffID, err)
+	}
+	return m.GetLineManagerId(), nil
 }
 
 // PublicNaming returns who reported a staff-named-publicly case and who was
