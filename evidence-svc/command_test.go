@@ -30,7 +30,7 @@ func (anyLinks) PublicNaming(context.Context, string) (app.NamingFacts, error) {
 	return app.NamingFacts{}, nil
 }
 func (anyLinks) IncidentsOf(context.Context, string) ([]string, error) { return nil, nil }
-func (anyLinks) LineManagerOf(context.Context, string) (string, error)  { return "", nil }
+func (anyLinks) LineManagerOf(context.Context, string) (string, error) { return "", nil }
 
 func newKey(t *testing.T) string {
 	t.Helper()
