@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/contactguard/contactguard/platform/apperr"
 )
 
 // Audiences keep a bearer token from being replayed as a service assertion
@@ -157,4 +159,14 @@ func NewContext(ctx context.Context, id Identity) context.Context {
 func FromContext(ctx context.Context) (Identity, bool) {
 	id, ok := ctx.Value(contextKey{}).(Identity)
 	return id, ok
+}
+
+// Caller returns the verified identity of the request, or an apperr
+// Unauthenticated error when it has none (a handler reached without one).
+func Caller(ctx context.Context) (Identity, error) {
+	id, ok := FromContext(ctx)
+	if !ok {
+		return Identity{}, apperr.Unauthenticated("no identity on the request")
+	}
+	return id, nil
 }

@@ -43,14 +43,6 @@ func New(svc *app.Service, uploadTimeout time.Duration) *Server {
 	return &Server{svc: svc, uploadTimeout: uploadTimeout}
 }
 
-func caller(ctx context.Context) (identity.Identity, error) {
-	id, ok := identity.FromContext(ctx)
-	if !ok {
-		return identity.Identity{}, apperr.Unauthenticated("no identity on the request")
-	}
-	return id, nil
-}
-
 var evidenceName = regexp.MustCompile(`^evidence/([0-9a-z]{1,64})$`)
 
 func parseName(field, name string) (string, error) {
@@ -217,7 +209,7 @@ func (c *chunks) Read(p []byte) (int, error) {
 func (s *Server) UploadEvidence(stream grpc.ClientStreamingServer[evidencev1.UploadEvidenceRequest, evidencev1.Evidence]) error {
 	ctx, cancel := context.WithTimeout(stream.Context(), s.uploadTimeout)
 	defer cancel()
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -250,7 +242,7 @@ func (s *Server) UploadEvidence(stream grpc.ClientStreamingServer[evidencev1.Upl
 
 // GetEvidence returns an item's metadata.
 func (s *Server) GetEvidence(ctx context.Context, req *evidencev1.GetEvidenceRequest) (*evidencev1.Evidence, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +259,7 @@ func (s *Server) GetEvidence(ctx context.Context, req *evidencev1.GetEvidenceReq
 
 // ListEvidence lists the items the caller may read.
 func (s *Server) ListEvidence(ctx context.Context, req *evidencev1.ListEvidenceRequest) (*evidencev1.ListEvidenceResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +282,7 @@ func (s *Server) ListEvidence(ctx context.Context, req *evidencev1.ListEvidenceR
 // DownloadEvidence streams an item: the metadata, then the content.
 func (s *Server) DownloadEvidence(req *evidencev1.DownloadEvidenceRequest, stream grpc.ServerStreamingServer[evidencev1.DownloadEvidenceResponse]) error {
 	ctx := stream.Context()
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return err
 	}
@@ -327,7 +319,7 @@ func (s *Server) DownloadEvidence(req *evidencev1.DownloadEvidenceRequest, strea
 
 // VerifyEvidence verifies one item against its hash.
 func (s *Server) VerifyEvidence(ctx context.Context, req *evidencev1.VerifyEvidenceRequest) (*evidencev1.VerifyEvidenceResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +336,7 @@ func (s *Server) VerifyEvidence(ctx context.Context, req *evidencev1.VerifyEvide
 
 // VerifyAllEvidence verifies every item of the caller's organisation.
 func (s *Server) VerifyAllEvidence(ctx context.Context, _ *evidencev1.VerifyAllEvidenceRequest) (*evidencev1.VerifyAllEvidenceResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +362,7 @@ var actions = map[string]evidencev1.AccessRecord_Action{
 
 // ListAccessRecords lists the access log of one item or of all ("evidence/-").
 func (s *Server) ListAccessRecords(ctx context.Context, req *evidencev1.ListAccessRecordsRequest) (*evidencev1.ListAccessRecordsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +398,7 @@ func (s *Server) ListAccessRecords(ctx context.Context, req *evidencev1.ListAcce
 // MarkEvidenceForDeletion marks an item of a lifted or expired restriction
 // for deletion after the retention period.
 func (s *Server) MarkEvidenceForDeletion(ctx context.Context, req *evidencev1.MarkEvidenceForDeletionRequest) (*evidencev1.Evidence, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +416,7 @@ func (s *Server) MarkEvidenceForDeletion(ctx context.Context, req *evidencev1.Ma
 // DeleteEvidence deletes the content of an item whose retention has passed;
 // its tombstone stays.
 func (s *Server) DeleteEvidence(ctx context.Context, req *evidencev1.DeleteEvidenceRequest) (*evidencev1.Evidence, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/contactguard/contactguard/incident-svc/internal/domain"
 	"github.com/contactguard/contactguard/platform/apperr"
 	"github.com/contactguard/contactguard/platform/eventlog"
+	"github.com/contactguard/contactguard/platform/identity"
 	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
 )
 
@@ -40,7 +41,7 @@ func enumName(prefix string, names map[int32]string, v int32) string {
 }
 
 func (s *Server) incidentCall(ctx context.Context, name string, call func(id string) (domain.Incident, error)) (*incidentv1.Incident, error) {
-	if _, err := caller(ctx); err != nil {
+	if _, err := identity.Caller(ctx); err != nil {
 		return nil, err
 	}
 	id, err := parseName("name", name)
@@ -56,7 +57,7 @@ func (s *Server) incidentCall(ctx context.Context, name string, call func(id str
 
 // UpdateIncident corrects the report's fields named in update_mask.
 func (s *Server) UpdateIncident(ctx context.Context, req *incidentv1.UpdateIncidentRequest) (*incidentv1.Incident, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func (s *Server) ReviewIncident(ctx context.Context, req *incidentv1.ReviewIncid
 		return nil, apperr.Invalid("review", "is required")
 	}
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.Review(ctx, who, id, req.GetExpectedVersion(), domain.Review{
 			UpdateRegister: r.GetUpdateRegister(), CorrespondenceUnacceptable: r.GetCorrespondenceUnacceptable(),
 			Outcome: enumName("REVIEW_OUTCOME_", incidentv1.ReviewOutcome_name, int32(r.GetOutcome())),
@@ -99,7 +100,7 @@ func (s *Server) RecordPoliceDecision(ctx context.Context, req *incidentv1.Recor
 		return nil, apperr.Invalid("decision", "is required")
 	}
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.RecordPolice(ctx, who, id, req.GetExpectedVersion(), domain.PoliceDecision{
 			Outcome:        enumName("OUTCOME_", incidentv1.PoliceDecision_Outcome_name, int32(d.GetOutcome())),
 			CrimeReference: d.GetCrimeReference(), Reason: d.GetReason(), StaffViewsConsidered: d.GetStaffViewsConsidered(),
@@ -111,7 +112,7 @@ func (s *Server) RecordPoliceDecision(ctx context.Context, req *incidentv1.Recor
 // RequestWitnessStatement asks a witness for a statement (C44).
 func (s *Server) RequestWitnessStatement(ctx context.Context, req *incidentv1.RequestWitnessStatementRequest) (*incidentv1.Incident, error) {
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		var w *domain.Witness
 		if pw := req.GetWitness(); pw != nil {
 			w = &domain.Witness{Name: pw.GetName(), StaffID: pw.GetStaffId(), Contact: pw.GetContact()}
@@ -123,7 +124,7 @@ func (s *Server) RequestWitnessStatement(ctx context.Context, req *incidentv1.Re
 // RecordWitnessStatement records a statement, or that the witness declined.
 func (s *Server) RecordWitnessStatement(ctx context.Context, req *incidentv1.RecordWitnessStatementRequest) (*incidentv1.Incident, error) {
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.RecordWitness(ctx, who, id, req.GetExpectedVersion(), domain.WitnessStatement{
 			WitnessID: req.GetWitnessId(), Statement: req.GetStatement(), Evidence: req.GetEvidence(), DeclineReason: req.GetDeclineReason(),
 		}, req.GetDeclined())
@@ -137,7 +138,7 @@ func (s *Server) RecordRestorativeAction(ctx context.Context, req *incidentv1.Re
 		return nil, apperr.Invalid("action", "is required")
 	}
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.RecordRestorative(ctx, who, id, req.GetExpectedVersion(), domain.RestorativeAction{
 			Kind:        enumName("RESTORATIVE_ACTION_KIND_", incidentv1.RestorativeActionKind_name, int32(a.GetKind())),
 			Description: a.GetDescription(), Adviser: a.GetAdviser(), ActionTime: ts(a.GetActionTime()), ReengageTime: ts(a.GetReengageTime()),
@@ -151,7 +152,7 @@ func (s *Server) RecordCorrespondenceDecision(ctx context.Context, req *incident
 	if d == nil {
 		return nil, apperr.Invalid("decision", "is required")
 	}
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ func (s *Server) RecordOnlineAction(ctx context.Context, req *incidentv1.RecordO
 		return nil, apperr.Invalid("action", "is required")
 	}
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.RecordOnline(ctx, who, id, req.GetExpectedVersion(), domain.OnlineAction{
 			Kind:     enumName("ONLINE_ACTION_KIND_", incidentv1.OnlineActionKind_name, int32(a.GetKind())),
 			Platform: a.GetPlatform(), Account: a.GetAccount(), PlatformReference: a.GetPlatformReference(), URL: a.GetUrl(),
@@ -196,7 +197,7 @@ func (s *Server) RecordStaffSupport(ctx context.Context, req *incidentv1.RecordS
 		return nil, apperr.Invalid("support", "is required")
 	}
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.RecordSupport(ctx, who, id, req.GetExpectedVersion(), domain.StaffSupport{
 			Kind:    enumName("STAFF_SUPPORT_KIND_", incidentv1.StaffSupportKind_name, int32(sup.GetKind())),
 			StaffID: sup.GetStaffId(), AgreedActions: sup.GetAgreedActions(), Note: sup.GetNote(), ActionTime: ts(sup.GetActionTime()),
@@ -212,7 +213,7 @@ func (s *Server) DecideOutsideContact(ctx context.Context, req *incidentv1.Decid
 		return nil, apperr.Invalid("decision", "is required")
 	}
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.DecideOutsideContact(ctx, who, id, req.GetExpectedVersion(), domain.OutsideContactDecision{
 			Recorded: d.GetRecorded(), Reason: d.GetReason(), ConflictsOfInterest: d.GetConflictsOfInterest(),
 		})
@@ -222,7 +223,7 @@ func (s *Server) DecideOutsideContact(ctx context.Context, req *incidentv1.Decid
 // CloseIncident closes an incident.
 func (s *Server) CloseIncident(ctx context.Context, req *incidentv1.CloseIncidentRequest) (*incidentv1.Incident, error) {
 	return s.incidentCall(ctx, req.GetName(), func(id string) (domain.Incident, error) {
-		who, _ := caller(ctx)
+		who, _ := identity.Caller(ctx)
 		return s.svc.Close(ctx, who, id, req.GetExpectedVersion(), req.GetReason())
 	})
 }
@@ -231,7 +232,7 @@ func (s *Server) CloseIncident(ctx context.Context, req *incidentv1.CloseInciden
 // of staff named publicly: every recorded change with its actor and time
 // (C73).
 func (s *Server) ListTimelineEvents(ctx context.Context, req *incidentv1.ListTimelineEventsRequest) (*incidentv1.ListTimelineEventsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +295,7 @@ func timelinePage(req *incidentv1.ListTimelineEventsRequest, events []eventlog.E
 
 // ListReviewQueue lists the incidents awaiting a decision.
 func (s *Server) ListReviewQueue(ctx context.Context, req *incidentv1.ListReviewQueueRequest) (*incidentv1.ListReviewQueueResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +314,7 @@ func (s *Server) ListReviewQueue(ctx context.Context, req *incidentv1.ListReview
 
 // CountIncidents counts incidents by category and month.
 func (s *Server) CountIncidents(ctx context.Context, req *incidentv1.CountIncidentsRequest) (*incidentv1.CountIncidentsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/contactguard/contactguard/incident-svc/internal/domain"
 	"github.com/contactguard/contactguard/platform/apperr"
 	"github.com/contactguard/contactguard/platform/eventlog"
+	"github.com/contactguard/contactguard/platform/identity"
 	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
 )
 
@@ -121,7 +122,7 @@ func (s *Server) CreatePublicNaming(ctx context.Context, req *incidentv1.CreateP
 	if err != nil {
 		return nil, err
 	}
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func (s *Server) GetPublicNaming(ctx context.Context, req *incidentv1.GetPublicN
 	if err != nil {
 		return nil, err
 	}
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +177,7 @@ func (s *Server) ListPublicNamings(ctx context.Context, req *incidentv1.ListPubl
 	if err != nil {
 		return nil, err
 	}
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +203,7 @@ func (s *Server) RecordPublicNamingStep(ctx context.Context, req *incidentv1.Rec
 	if err != nil {
 		return nil, err
 	}
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +250,7 @@ func (s *Server) publicNamingEvents(ctx context.Context, parent string) ([]event
 	if err != nil {
 		return nil, err
 	}
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

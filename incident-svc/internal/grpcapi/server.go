@@ -30,14 +30,6 @@ type Server struct {
 // New returns the server over svc.
 func New(svc *app.Service) *Server { return &Server{svc: svc} }
 
-func caller(ctx context.Context) (identity.Identity, error) {
-	id, ok := identity.FromContext(ctx)
-	if !ok {
-		return identity.Identity{}, apperr.Unauthenticated("no identity on the request")
-	}
-	return id, nil
-}
-
 var incidentName = regexp.MustCompile(`^incidents/([0-9a-z]{1,64})$`)
 
 func parseName(field, name string) (string, error) {
@@ -142,7 +134,7 @@ func incidentToProto(inc domain.Incident) *incidentv1.Incident {
 
 // CreateIncident records a report from the calling staff member.
 func (s *Server) CreateIncident(ctx context.Context, req *incidentv1.CreateIncidentRequest) (*incidentv1.Incident, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +154,7 @@ func (s *Server) CreateIncident(ctx context.Context, req *incidentv1.CreateIncid
 
 // GetIncident returns one incident of the caller's organisation.
 func (s *Server) GetIncident(ctx context.Context, req *incidentv1.GetIncidentRequest) (*incidentv1.Incident, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +171,7 @@ func (s *Server) GetIncident(ctx context.Context, req *incidentv1.GetIncidentReq
 
 // ListIncidents returns a page of the caller's organisation's incidents.
 func (s *Server) ListIncidents(ctx context.Context, req *incidentv1.ListIncidentsRequest) (*incidentv1.ListIncidentsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -166,7 +166,7 @@ func (s *Server) withTallies(ctx context.Context, who identity.Identity, subject
 
 // CreateSubject records a subject of the caller's organisation.
 func (s *Server) CreateSubject(ctx context.Context, req *incidentv1.CreateSubjectRequest) (*incidentv1.Subject, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (s *Server) CreateSubject(ctx context.Context, req *incidentv1.CreateSubjec
 
 // GetSubject returns one subject of the caller's organisation.
 func (s *Server) GetSubject(ctx context.Context, req *incidentv1.GetSubjectRequest) (*incidentv1.Subject, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (s *Server) GetSubject(ctx context.Context, req *incidentv1.GetSubjectReque
 
 // ListSubjects returns a page of the caller's organisation's subjects, by name.
 func (s *Server) ListSubjects(ctx context.Context, req *incidentv1.ListSubjectsRequest) (*incidentv1.ListSubjectsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (s *Server) ListSubjects(ctx context.Context, req *incidentv1.ListSubjectsR
 
 // UpdateSubject changes the fields named in update_mask.
 func (s *Server) UpdateSubject(ctx context.Context, req *incidentv1.UpdateSubjectRequest) (*incidentv1.Subject, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func (s *Server) UpdateSubject(ctx context.Context, req *incidentv1.UpdateSubjec
 
 // LookupSubjects finds the caller's organisation's subjects by any identifier.
 func (s *Server) LookupSubjects(ctx context.Context, req *incidentv1.LookupSubjectsRequest) (*incidentv1.LookupSubjectsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +304,7 @@ func (s *Server) LookupSubjects(ctx context.Context, req *incidentv1.LookupSubje
 // with it. The page token is the base64 of the last sequence returned,
 // which for a gapless history is the same as an offset.
 func (s *Server) subjectTimeline(ctx context.Context, req *incidentv1.ListTimelineEventsRequest) (*incidentv1.ListTimelineEventsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

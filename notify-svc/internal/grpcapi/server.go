@@ -35,9 +35,9 @@ func New(staffStore *staff.Store, deliveries *delivery.Store, wake chan<- struct
 }
 
 func caller(ctx context.Context) (identity.Identity, policy.Profile, error) {
-	id, ok := identity.FromContext(ctx)
-	if !ok {
-		return identity.Identity{}, policy.Profile{}, apperr.Unauthenticated("no identity on the request")
+	id, err := identity.Caller(ctx)
+	if err != nil {
+		return identity.Identity{}, policy.Profile{}, err
 	}
 	p, ok := policy.For(id.Organization)
 	if !ok {

@@ -36,14 +36,6 @@ var MachineMethods = []string{restrictionv1.RestrictionService_CheckContact_Full
 // New returns the server over the use cases.
 func New(svc *app.Service, check *app.Checker) *Server { return &Server{svc: svc, check: check} }
 
-func caller(ctx context.Context) (identity.Identity, error) {
-	id, ok := identity.FromContext(ctx)
-	if !ok {
-		return identity.Identity{}, apperr.Unauthenticated("no identity on the request")
-	}
-	return id, nil
-}
-
 var (
 	restrictionName = regexp.MustCompile(`^restrictions/([0-9a-z]{1,64})$`)
 	letterName      = regexp.MustCompile(`^restrictions/([0-9a-z]{1,64})/letters/(l[0-9]{1,6})$`)
@@ -300,7 +292,7 @@ func proposalOf(in *restrictionv1.Restriction) domain.Proposal {
 
 // CreateRestriction records a proposal.
 func (s *Server) CreateRestriction(ctx context.Context, req *restrictionv1.CreateRestrictionRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +312,7 @@ func (s *Server) CreateRestriction(ctx context.Context, req *restrictionv1.Creat
 
 // GetRestriction returns one restriction.
 func (s *Server) GetRestriction(ctx context.Context, req *restrictionv1.GetRestrictionRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +330,7 @@ func (s *Server) GetRestriction(ctx context.Context, req *restrictionv1.GetRestr
 // ListRestrictions returns a page of restrictions; with review_due_before,
 // the reviews due.
 func (s *Server) ListRestrictions(ctx context.Context, req *restrictionv1.ListRestrictionsRequest) (*restrictionv1.ListRestrictionsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +353,7 @@ func (s *Server) ListRestrictions(ctx context.Context, req *restrictionv1.ListRe
 
 // UpdateRestriction changes a proposal.
 func (s *Server) UpdateRestriction(ctx context.Context, req *restrictionv1.UpdateRestrictionRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +378,7 @@ func (s *Server) UpdateRestriction(ctx context.Context, req *restrictionv1.Updat
 
 // DecideRestriction imposes or rejects a proposal.
 func (s *Server) DecideRestriction(ctx context.Context, req *restrictionv1.DecideRestrictionRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +402,7 @@ func (s *Server) DecideRestriction(ctx context.Context, req *restrictionv1.Decid
 
 // LodgeAppeal lodges an appeal on the subject's behalf.
 func (s *Server) LodgeAppeal(ctx context.Context, req *restrictionv1.LodgeAppealRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +419,7 @@ func (s *Server) LodgeAppeal(ctx context.Context, req *restrictionv1.LodgeAppeal
 
 // AssignAppeal assigns the open appeal.
 func (s *Server) AssignAppeal(ctx context.Context, req *restrictionv1.AssignAppealRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +436,7 @@ func (s *Server) AssignAppeal(ctx context.Context, req *restrictionv1.AssignAppe
 
 // DecideAppeal decides the open appeal.
 func (s *Server) DecideAppeal(ctx context.Context, req *restrictionv1.DecideAppealRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -462,7 +454,7 @@ func (s *Server) DecideAppeal(ctx context.Context, req *restrictionv1.DecideAppe
 
 // ReviewRestriction records a review.
 func (s *Server) ReviewRestriction(ctx context.Context, req *restrictionv1.ReviewRestrictionRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +475,7 @@ func (s *Server) ReviewRestriction(ctx context.Context, req *restrictionv1.Revie
 
 // VaryRestriction varies the rules of a restriction in force.
 func (s *Server) VaryRestriction(ctx context.Context, req *restrictionv1.VaryRestrictionRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -500,7 +492,7 @@ func (s *Server) VaryRestriction(ctx context.Context, req *restrictionv1.VaryRes
 
 // LiftRestriction lifts a restriction.
 func (s *Server) LiftRestriction(ctx context.Context, req *restrictionv1.LiftRestrictionRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -517,7 +509,7 @@ func (s *Server) LiftRestriction(ctx context.Context, req *restrictionv1.LiftRes
 
 // GenerateLetter renders and stores a letter.
 func (s *Server) GenerateLetter(ctx context.Context, req *restrictionv1.GenerateLetterRequest) (*restrictionv1.Letter, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +526,7 @@ func (s *Server) GenerateLetter(ctx context.Context, req *restrictionv1.Generate
 
 // GetLetter returns one stored letter.
 func (s *Server) GetLetter(ctx context.Context, req *restrictionv1.GetLetterRequest) (*restrictionv1.Letter, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -584,7 +576,7 @@ func page(n int, size int32, token string) (int, int, string, error) {
 
 // ListLetters lists the letters stored with a restriction.
 func (s *Server) ListLetters(ctx context.Context, req *restrictionv1.ListLettersRequest) (*restrictionv1.ListLettersResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -609,7 +601,7 @@ func (s *Server) ListLetters(ctx context.Context, req *restrictionv1.ListLetters
 
 // RecordSubjectNotice records how the subject was told, or why not.
 func (s *Server) RecordSubjectNotice(ctx context.Context, req *restrictionv1.RecordSubjectNoticeRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -633,7 +625,7 @@ func (s *Server) RecordSubjectNotice(ctx context.Context, req *restrictionv1.Rec
 
 // RecordSharing records who was told.
 func (s *Server) RecordSharing(ctx context.Context, req *restrictionv1.RecordSharingRequest) (*restrictionv1.Restriction, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -656,7 +648,7 @@ func (s *Server) RecordSharing(ctx context.Context, req *restrictionv1.RecordSha
 
 // GetStaffMarker returns the staff-facing marker of a subject.
 func (s *Server) GetStaffMarker(ctx context.Context, req *restrictionv1.GetStaffMarkerRequest) (*restrictionv1.StaffMarker, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -713,7 +705,7 @@ func eventToProto(e eventlog.Event) *restrictionv1.RestrictionEvent {
 
 // ListRestrictionEvents lists the timeline of a restriction.
 func (s *Server) ListRestrictionEvents(ctx context.Context, req *restrictionv1.ListRestrictionEventsRequest) (*restrictionv1.ListRestrictionEventsResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -750,7 +742,7 @@ var treatments = func() map[string]restrictionv1.Treatment {
 
 // CheckContact answers the real-time contact check.
 func (s *Server) CheckContact(ctx context.Context, req *restrictionv1.CheckContactRequest) (*restrictionv1.CheckContactResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -766,7 +758,7 @@ func (s *Server) CheckContact(ctx context.Context, req *restrictionv1.CheckConta
 
 // RecordContact counts a contact towards volume limits.
 func (s *Server) RecordContact(ctx context.Context, req *restrictionv1.RecordContactRequest) (*restrictionv1.RecordContactResponse, error) {
-	who, err := caller(ctx)
+	who, err := identity.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
