@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -31,7 +30,6 @@ import (
 	evidencev1 "github.com/contactguard/contactguard/proto/evidence/v1"
 	incidentv1 "github.com/contactguard/contactguard/proto/incident/v1"
 	notifyv1 "github.com/contactguard/contactguard/proto/notify/v1"
-	"github.com/contactguard/contactguard/proto/openapi"
 	restrictionv1 "github.com/contactguard/contactguard/proto/restriction/v1"
 )
 
@@ -97,7 +95,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, er
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
-	mux.HandleFunc("GET /openapi/", serveOpenAPI)
+	docs, err := openAPIDocs()
+	if err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /openapi/", serveOpenAPI(docs))
 	mux.HandleFunc("POST /dev/token", devToken(cfg))
 	mux.HandleFunc("GET /dev/staff", devStaff(cfg))
 	// The staff portal: its shell for / and the pages emails link to, and
@@ -218,20 +220,6 @@ func devStaff(cfg Config) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, map[string]any{"staff": out})
 	}
-}
-
-func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimPrefix(r.URL.Path, "/openapi/")
-	if name == "" {
-		name = openapi.MergedFile
-	}
-	b, err := fs.ReadFile(openapi.FS, name)
-	if err != nil {
-		writeError(w, http.StatusNotFound, 5, "no such OpenAPI document; see /openapi/")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
 }
 
 type statusRecorder struct {
