@@ -175,6 +175,13 @@ func TestEvidenceUploadDownloadOverREST(t *testing.T) {
 		t.Fatalf("the reporter's line manager lists %d items of the incident, want 1", n)
 	}
 
+	// A supervisor may review incidents and read this one, but is neither
+	// the reporter's line manager nor its reviewer: refused.
+	if code, _, body := s.evidenceCurl(t, s.token(t, "hc-sup-1"), "/v1/"+name+":download?acknowledgeDistressing=true"); code != http.StatusForbidden ||
+		!strings.Contains(string(body), "line manager of the linked incident's reporter") {
+		t.Fatalf("download by a supervisor who is not the reporter's line manager: %d %s, want 403 naming who may read", code, body)
+	}
+
 	// C76: a colleague not involved in the incident is refused.
 	other := s.token(t, "hc-cso-2")
 	denied := s.call(t, http.MethodGet, "/v1/"+name, other, nil)
@@ -209,6 +216,7 @@ func TestEvidenceUploadDownloadOverREST(t *testing.T) {
 		"hc-cso-2 ACTION_METADATA_READ granted=false ack=false",
 		"hc-cso-2 ACTION_DOWNLOAD granted=false ack=true",
 		"hc-tl-1 ACTION_DOWNLOAD granted=true ack=true",
+		"hc-sup-1 ACTION_DOWNLOAD granted=false ack=true",
 	} {
 		if !seen[want] {
 			t.Errorf("access log lacks %q; it has %v", want, seen)

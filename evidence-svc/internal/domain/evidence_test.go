@@ -192,6 +192,32 @@ func TestCanRead(t *testing.T) {
 	}
 }
 
+// Every relation a shipped profile names is one evidence-svc finds and
+// describes: a misspelt relation would grant nothing and be left out of the
+// denial silently. Both profiles let those who decide read (C31, C24), and a
+// refusal names them.
+func TestProfilesNameKnownRelations(t *testing.T) {
+	for _, org := range policy.Organizations() {
+		p, _ := policy.For(org)
+		for _, r := range p.EvidenceReaders {
+			if _, ok := relationText[r]; !ok {
+				t.Errorf("%s: evidence_readers names unknown relation %q", org, r)
+			}
+		}
+		for _, r := range []string{RelIncidentReviewer, RelReporterLineManager, RelRestrictionDecider} {
+			if !Grants(p, r) {
+				t.Errorf("%s: evidence_readers lacks %q", org, r)
+			}
+		}
+		err := CanRead(p, who("x-1", org, "staff"), item(org), Relations{})
+		for _, want := range []string{"the manager who reviewed the linked incident", "the line manager of the linked incident's reporter", "the decider of the linked restriction"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: denial %v does not name %q", org, err, want)
+			}
+		}
+	}
+}
+
 func TestRetentionLeavesATombstone(t *testing.T) {
 	up, err := Upload("e1", "highland-council", "hc-cso-1", Draft{Kind: "screenshot", Restriction: "restrictions/r1", Distressing: true, OriginalFilename: "a.png"},
 		Content{FileID: "f1", ContentType: "image/png", Size: 10, SHA256: "abc"}, now)

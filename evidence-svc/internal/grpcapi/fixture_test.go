@@ -124,19 +124,41 @@ func (f *fakeRestrictions) GetRestriction(ctx context.Context, req *restrictionv
 }
 
 // fakeDirectory answers GetStaffMember like notify-svc's staff directory:
-// a member of the caller's organisation, with their line manager.
+// a member of the caller's organisation, with their line manager. It
+// counts the questions, and answers Unavailable while down.
 type fakeDirectory struct {
 	notifyv1.UnimplementedNotifyServiceServer
+	mu      sync.Mutex
 	members map[string]*notifyv1.StaffMember
+	asked   int
+	down    bool
 }
 
 func (f *fakeDirectory) GetStaffMember(ctx context.Context, req *notifyv1.GetStaffMemberRequest) (*notifyv1.StaffMember, error) {
 	who, _ := identity.FromContext(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked++
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "connection refused")
+	}
 	m, ok := f.members[req.GetId()]
 	if !ok || m.GetOrganization() != who.Organization {
 		return nil, status.Errorf(codes.NotFound, "no staff member %s in the directory", req.GetId())
 	}
 	return m, nil
+}
+
+func (f *fakeDirectory) questions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.asked
+}
+
+func (f *fakeDirectory) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
 }
 
 type fixture struct {
@@ -146,6 +168,7 @@ type fixture struct {
 	db           *mongo.Database
 	incidents    *fakeIncidents
 	restrictions *fakeRestrictions
+	directory    *fakeDirectory
 	clock        *clock
 }
 
@@ -195,8 +218,8 @@ var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 
 // start runs evidence-svc's gRPC server over loopback against a fresh
 // database, wired as main.go wires it, with fake incident and restriction
-// services behind the real interceptors (the caller's identity is
-// forwarded to them and verified).
+// services and staff directory behind the real interceptors (the caller's
+// identity is forwarded to them and verified).
 func start(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -205,15 +228,15 @@ func start(t *testing.T) *fixture {
 	incAddr := serve(t, func(s *grpc.Server) { incidentv1.RegisterIncidentServiceServer(s, f.incidents) })
 	resAddr := serve(t, func(s *grpc.Server) { restrictionv1.RegisterRestrictionServiceServer(s, f.restrictions) })
 	// Line managers as in the seeded directory (platform/directory/seed.json).
-	directory := &fakeDirectory{members: map[string]*notifyv1.StaffMember{}}
+	f.directory = &fakeDirectory{members: map[string]*notifyv1.StaffMember{}}
 	for staff, manager := range map[string]string{"hc-cso-1": "hc-tl-1", "hc-cso-2": "hc-tl-1", "hc-tl-1": "hc-mgr-1", "vb-staff-1": "vb-lm-1"} {
 		org := "highland-council"
 		if strings.HasPrefix(staff, "vb-") {
 			org = "valuation-board"
 		}
-		directory.members[staff] = &notifyv1.StaffMember{Id: staff, Organization: org, LineManagerId: manager, Active: true}
+		f.directory.members[staff] = &notifyv1.StaffMember{Id: staff, Organization: org, LineManagerId: manager, Active: true}
 	}
-	notifyAddr := serve(t, func(s *grpc.Server) { notifyv1.RegisterNotifyServiceServer(s, directory) })
+	notifyAddr := serve(t, func(s *grpc.Server) { notifyv1.RegisterNotifyServiceServer(s, f.directory) })
 
 	events := eventlog.NewStore(db, "evidence_events")
 	items, content, access := store.NewItems(db), store.NewContent(db), store.NewAccessLog(db)

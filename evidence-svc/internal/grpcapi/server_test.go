@@ -493,9 +493,14 @@ func TestDecisionMakersRead(t *testing.T) {
 		_, err := f.client.GetEvidence(asIdentity(t, who), &evidencev1.GetEvidenceRequest{Name: item.GetName()})
 		return err
 	}
-	// hc-cso-1's line manager in the directory is hc-tl-1.
+	// hc-cso-1's line manager in the directory is hc-tl-1: one question to
+	// the directory.
+	asked := f.directory.questions()
 	if err := read("hc-tl-1", "team_leader"); err != nil {
 		t.Fatalf("the reporter's line manager: %v", err)
+	}
+	if n := f.directory.questions() - asked; n != 1 {
+		t.Errorf("one read asked the directory %d times, want 1", n)
 	}
 	list, err := f.client.ListEvidence(as(t, "hc-tl-1"), &evidencev1.ListEvidenceRequest{Incident: inc})
 	if err != nil || len(list.GetEvidence()) != 1 {
@@ -509,9 +514,24 @@ func TestDecisionMakersRead(t *testing.T) {
 	f.incidents.mu.Lock()
 	f.incidents.incidents[inc].Review = &incidentv1.ManagerReview{Reviewer: "hc-tl-2"}
 	f.incidents.mu.Unlock()
+	asked = f.directory.questions()
 	if err := read("hc-tl-2", "team_leader"); err != nil {
 		t.Fatalf("the reviewer: %v", err)
 	}
+	if f.directory.questions() != asked {
+		t.Error("the reviewer's read asked the directory; the incident alone grants it")
+	}
+	// While the directory cannot answer, the line manager is refused, saying
+	// why; the reviewer does not depend on it.
+	f.directory.setDown(true)
+	st = wantCode(t, read("hc-tl-1", "team_leader"), codes.PermissionDenied)
+	if !strings.Contains(st.Message(), "notify-svc could not check the line manager of hc-cso-1") {
+		t.Errorf("denial does not say the directory could not answer: %q", st.Message())
+	}
+	if err := read("hc-tl-2", "team_leader"); err != nil {
+		t.Fatalf("the reviewer while the directory is down: %v", err)
+	}
+	f.directory.setDown(false)
 	// The decider of a restriction the evidence supports.
 	meta := screenshot(f.incident("i10"))
 	meta.Restriction = "restrictions/r9"
