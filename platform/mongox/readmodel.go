@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -140,4 +142,46 @@ func ParsePageToken(token string) (string, error) {
 		return "", apperr.Invalid("page_token", "is not a token this service issued; start again without it")
 	}
 	return string(key), nil
+}
+
+// FindNewestFirst reads one page of the documents matching filter in
+// descending "sort_key" order, starting after pageToken (made by PageToken
+// from the last sort key of the previous page). It returns the documents
+// and the next page's token, "" after the last page. Keyset pages stay
+// stable while documents are added, unlike skip/limit.
+func FindNewestFirst[D any](ctx context.Context, coll *mongo.Collection, filter bson.D, pageToken string, pageSize int, sortKey func(D) string) ([]D, string, error) {
+	if pageToken != "" {
+		after, err := ParsePageToken(pageToken)
+		if err != nil {
+			return nil, "", err
+		}
+		filter = append(slices.Clip(filter), bson.E{Key: "sort_key", Value: bson.D{{Key: "$lt", Value: after}}})
+	}
+	cur, err := coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(pageSize)+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", coll.Name(), err)
+	}
+	var docs []D
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", coll.Name(), err)
+	}
+	next := ""
+	if len(docs) > pageSize {
+		docs = docs[:pageSize]
+		next = PageToken(sortKey(docs[len(docs)-1]))
+	}
+	return docs, next, nil
+}
+
+// TimeRange is the filter value for a time field in [from, to); a zero
+// bound is open. It is nil when both are zero (no condition).
+func TimeRange(from, to time.Time) bson.D {
+	var r bson.D
+	if !from.IsZero() {
+		r = append(r, bson.E{Key: "$gte", Value: from})
+	}
+	if !to.IsZero() {
+		r = append(r, bson.E{Key: "$lt", Value: to})
+	}
+	return r
 }

@@ -3,7 +3,10 @@ package mongox_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -51,5 +54,59 @@ func TestPageTokens(t *testing.T) {
 		if _, err := mongox.ParsePageToken(bad); !errors.Is(err, apperr.ErrInvalidArgument) {
 			t.Errorf("ParsePageToken(%q) = %v", bad, err)
 		}
+	}
+}
+
+// Pages are newest first, never repeat or skip a document, and end with an
+// empty token; a bad token is an InvalidArgument.
+func TestFindNewestFirstPages(t *testing.T) {
+	ctx := context.Background()
+	coll := testenv.Mongo(t).Collection("paged")
+	type row struct {
+		ID      string `bson:"_id"`
+		SortKey string `bson:"sort_key"`
+		Org     string `bson:"org"`
+	}
+	for i := range 7 {
+		if _, err := coll.InsertOne(ctx, row{ID: fmt.Sprint(i), SortKey: fmt.Sprintf("%03d", i), Org: "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := coll.InsertOne(ctx, row{ID: "other", SortKey: "999", Org: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	token, pages := "", 0
+	for {
+		docs, next, err := mongox.FindNewestFirst(ctx, coll, bson.D{{Key: "org", Value: "a"}}, token, 3, func(r row) string { return r.SortKey })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			got = append(got, d.ID)
+		}
+		pages++
+		if token = next; token == "" {
+			break
+		}
+	}
+	if want := []string{"6", "5", "4", "3", "2", "1", "0"}; !slices.Equal(got, want) || pages != 3 {
+		t.Fatalf("pages gave %v in %d pages, want %v in 3", got, pages, want)
+	}
+	if _, _, err := mongox.FindNewestFirst(ctx, coll, nil, "!!", 3, func(r row) string { return r.SortKey }); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Errorf("bad token: %v", err)
+	}
+}
+
+func TestTimeRange(t *testing.T) {
+	from, to := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	if r := mongox.TimeRange(time.Time{}, time.Time{}); r != nil {
+		t.Errorf("no bounds: %v", r)
+	}
+	if r := mongox.TimeRange(from, to); len(r) != 2 || r[0].Key != "$gte" || r[1].Key != "$lt" {
+		t.Errorf("both bounds: %v", r)
+	}
+	if r := mongox.TimeRange(time.Time{}, to); len(r) != 1 || r[0].Key != "$lt" {
+		t.Errorf("upper bound only: %v", r)
 	}
 }

@@ -64,36 +64,12 @@ func (s *AccessLog) List(ctx context.Context, q app.AccessQuery) ([]domain.Acces
 	if q.Actor != "" {
 		add("actor", q.Actor)
 	}
-	when := bson.D{}
-	if !q.From.IsZero() {
-		when = append(when, bson.E{Key: "$gte", Value: q.From})
-	}
-	if !q.To.IsZero() {
-		when = append(when, bson.E{Key: "$lt", Value: q.To})
-	}
-	if len(when) > 0 {
+	if when := mongox.TimeRange(q.From, q.To); when != nil {
 		add("time", when)
 	}
-	if q.PageToken != "" {
-		after, err := mongox.ParsePageToken(q.PageToken)
-		if err != nil {
-			return nil, "", err
-		}
-		add("sort_key", bson.D{{Key: "$lt", Value: after}})
-	}
-	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
-	cur, err := s.coll.Find(ctx, filter, opts)
+	docs, next, err := mongox.FindNewestFirst(ctx, s.coll, filter, q.PageToken, q.PageSize, func(d accessDoc) string { return d.SortKey })
 	if err != nil {
-		return nil, "", fmt.Errorf("list access records: %w", err)
-	}
-	var docs []accessDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, "", fmt.Errorf("list access records: %w", err)
-	}
-	next := ""
-	if len(docs) > q.PageSize {
-		docs = docs[:q.PageSize]
-		next = mongox.PageToken(docs[len(docs)-1].SortKey)
+		return nil, "", err
 	}
 	out := make([]domain.AccessRecord, len(docs))
 	for i, d := range docs {

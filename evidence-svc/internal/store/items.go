@@ -82,26 +82,9 @@ func (s *Items) List(ctx context.Context, q app.Query) ([]domain.Item, string, e
 		}
 		add("$or", clauses)
 	}
-	if q.PageToken != "" {
-		after, err := mongox.ParsePageToken(q.PageToken)
-		if err != nil {
-			return nil, "", err
-		}
-		add("sort_key", bson.D{{Key: "$lt", Value: after}})
-	}
-	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
-	cur, err := s.coll.Find(ctx, filter, opts)
+	docs, next, err := mongox.FindNewestFirst(ctx, s.coll, filter, q.PageToken, q.PageSize, func(d itemDoc) string { return d.SortKey })
 	if err != nil {
-		return nil, "", fmt.Errorf("list evidence: %w", err)
-	}
-	var docs []itemDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, "", fmt.Errorf("list evidence: %w", err)
-	}
-	next := ""
-	if len(docs) > q.PageSize {
-		docs = docs[:q.PageSize]
-		next = mongox.PageToken(docs[len(docs)-1].SortKey)
+		return nil, "", err
 	}
 	out := make([]domain.Item, len(docs))
 	for i, d := range docs {

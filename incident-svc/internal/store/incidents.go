@@ -104,36 +104,12 @@ func (s *Incidents) List(ctx context.Context, q app.Query) ([]domain.Incident, s
 	if len(people) > 0 {
 		add("$and", people)
 	}
-	occur := bson.D{}
-	if !q.From.IsZero() {
-		occur = append(occur, bson.E{Key: "$gte", Value: q.From})
-	}
-	if !q.To.IsZero() {
-		occur = append(occur, bson.E{Key: "$lt", Value: q.To})
-	}
-	if len(occur) > 0 {
+	if occur := mongox.TimeRange(q.From, q.To); occur != nil {
 		add("occur_time", occur)
 	}
-	if q.PageToken != "" {
-		after, err := mongox.ParsePageToken(q.PageToken)
-		if err != nil {
-			return nil, "", err
-		}
-		add("sort_key", bson.D{{Key: "$lt", Value: after}})
-	}
-	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
-	cur, err := s.coll.Find(ctx, filter, opts)
+	docs, next, err := mongox.FindNewestFirst(ctx, s.coll, filter, q.PageToken, q.PageSize, func(d incidentDoc) string { return d.SortKey })
 	if err != nil {
-		return nil, "", fmt.Errorf("list incidents: %w", err)
-	}
-	var docs []incidentDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, "", fmt.Errorf("list incidents: %w", err)
-	}
-	next := ""
-	if len(docs) > q.PageSize {
-		docs = docs[:q.PageSize]
-		next = mongox.PageToken(docs[len(docs)-1].SortKey)
+		return nil, "", err
 	}
 	out := make([]domain.Incident, len(docs))
 	for i, d := range docs {
@@ -185,14 +161,7 @@ func (s *Incidents) Count(ctx context.Context, q app.Query) ([]app.CategoryMonth
 	if q.Subject != "" {
 		filter = append(filter, bson.E{Key: "subject", Value: q.Subject})
 	}
-	occur := bson.D{}
-	if !q.From.IsZero() {
-		occur = append(occur, bson.E{Key: "$gte", Value: q.From})
-	}
-	if !q.To.IsZero() {
-		occur = append(occur, bson.E{Key: "$lt", Value: q.To})
-	}
-	if len(occur) > 0 {
+	if occur := mongox.TimeRange(q.From, q.To); occur != nil {
 		filter = append(filter, bson.E{Key: "occur_time", Value: occur})
 	}
 	cur, err := s.coll.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "categories", Value: 1}, {Key: "occur_time", Value: 1}}))

@@ -6,7 +6,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/contactguard/contactguard/incident-svc/internal/app"
 	"github.com/contactguard/contactguard/incident-svc/internal/domain"
@@ -73,26 +72,9 @@ func (s *PublicNamings) List(ctx context.Context, q app.NamingQuery) ([]domain.P
 			bson.D{{Key: "line_manager", Value: q.VisibleTo}},
 		})
 	}
-	if q.PageToken != "" {
-		after, err := mongox.ParsePageToken(q.PageToken)
-		if err != nil {
-			return nil, "", err
-		}
-		add("sort_key", bson.D{{Key: "$lt", Value: after}})
-	}
-	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
-	cur, err := s.coll.Find(ctx, filter, opts)
+	docs, next, err := mongox.FindNewestFirst(ctx, s.coll, filter, q.PageToken, q.PageSize, func(d publicNamingDoc) string { return d.SortKey })
 	if err != nil {
-		return nil, "", fmt.Errorf("list public namings: %w", err)
-	}
-	var docs []publicNamingDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, "", fmt.Errorf("list public namings: %w", err)
-	}
-	next := ""
-	if len(docs) > q.PageSize {
-		docs = docs[:q.PageSize]
-		next = mongox.PageToken(docs[len(docs)-1].SortKey)
+		return nil, "", err
 	}
 	out := make([]domain.PublicNaming, len(docs))
 	for i, d := range docs {

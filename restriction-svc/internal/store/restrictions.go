@@ -95,22 +95,9 @@ func (s *Restrictions) List(ctx context.Context, q app.Query) ([]domain.Restrict
 	if q.VisibleTo != "" {
 		add("$or", bson.A{bson.D{{Key: "proposed_by", Value: q.VisibleTo}}, bson.D{{Key: "appeal_officers", Value: q.VisibleTo}}})
 	}
-	if q.PageToken != "" {
-		after, err := mongox.ParsePageToken(q.PageToken)
-		if err != nil {
-			return nil, "", err
-		}
-		add("sort_key", bson.D{{Key: "$lt", Value: after}})
-	}
-	opts := options.Find().SetSort(bson.D{{Key: "sort_key", Value: -1}}).SetLimit(int64(q.PageSize) + 1)
-	docs, err := s.find(ctx, filter, opts)
+	docs, next, err := mongox.FindNewestFirst(ctx, s.coll, filter, q.PageToken, q.PageSize, func(d restrictionDoc) string { return d.SortKey })
 	if err != nil {
 		return nil, "", err
-	}
-	next := ""
-	if len(docs) > q.PageSize {
-		docs = docs[:q.PageSize]
-		next = mongox.PageToken(docs[len(docs)-1].SortKey)
 	}
 	out := make([]domain.Restriction, len(docs))
 	for i, d := range docs {
