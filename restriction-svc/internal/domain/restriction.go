@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/contactguard/contactguard/platform/apperr"
@@ -651,13 +652,15 @@ func AppealDeadline(from time.Time, days int, isPublicHoliday func(time.Time) bo
 	return day.AddDate(0, 0, 1).Add(-time.Second).UTC()
 }
 
-func london() *time.Location {
+// london is the UK time zone, loaded once: the contact check's volume
+// periods use it on every call, and LoadLocation reads the zone database.
+var london = sync.OnceValue(func() *time.Location {
 	loc, err := time.LoadLocation(DefaultTimeZone)
 	if err != nil {
 		return time.UTC
 	}
 	return loc
-}
+})
 
 // LodgeAppeal records an appeal lodged by staff on the subject's behalf
 // (C24), received by the deadline.
